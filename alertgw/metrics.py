@@ -1,0 +1,62 @@
+"""Every Prometheus metric alertgw exports (SPEC §10), defined once.
+
+Gateways and workers are separate processes, each with its own registry and its own
+`/metrics` endpoint (workers on ALERTGW_WORKER_METRICS_PORT); Prometheus sums them.
+Gauges that describe shared state (intake lag, dead letters, open incidents) are read
+from Redis at scrape time by a collector, so every process reports the same truth.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Webhook handling takes milliseconds; alert-to-notification spans seconds to the
+# minutes an escalation step may wait, so the two histograms get different buckets.
+REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+webhook_requests = Counter(
+    "alertgw_webhook_requests_total", "Webhook requests by source and HTTP status.", ["source", "code"]
+)
+webhook_duration = Histogram(
+    "alertgw_webhook_duration_seconds",
+    "Time to verify, normalize, classify and hand off one webhook.",
+    ["source"],
+    buckets=REQUEST_BUCKETS,
+)
+alerts_received = Counter(
+    "alertgw_alerts_received_total", "Alerts normalized from webhooks.", ["source", "status"]
+)
+alerts_classified = Counter(
+    "alertgw_alerts_classified_total", "Alerts classified, by severity and rule.", ["severity", "rule"]
+)
+alerts_deduplicated = Counter(
+    "alertgw_alerts_deduplicated_total",
+    "Alerts that joined an already open incident (no new page).",
+    ["source"],
+)
+incidents_open = Gauge("alertgw_incidents_open", "Open incidents by severity.", ["severity"])
+escalation_steps = Counter(
+    "alertgw_escalation_steps_total", "Escalation steps fired.", ["escalation", "step"]
+)
+notifications = Counter(
+    "alertgw_notifications_total",
+    "Notifications by channel (pagerduty, slack), action and outcome.",
+    ["channel", "action", "outcome"],
+)
+dead_letters = Gauge("alertgw_dead_letters", "Jobs that exhausted their retries.")
+intake_lag = Gauge(
+    "alertgw_intake_lag", "Hand-off entries waiting for a worker, by severity.", ["severity"]
+)
+alert_to_notification = Histogram(
+    "alertgw_alert_to_notification_seconds",
+    "From alert received to the vendor accepting the notification.",
+    ["channel", "severity"],
+    buckets=DELIVERY_BUCKETS,
+)
+rules_last_reload_success = Gauge(
+    "alertgw_rules_last_reload_success", "1 if the last rules (re)load succeeded, else 0."
+)
+rules_last_reload_timestamp = Gauge(
+    "alertgw_rules_last_reload_timestamp_seconds", "Unix time of the last rules (re)load attempt."
+)

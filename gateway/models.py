@@ -1,0 +1,72 @@
+"""The canonical alert: what every source normalizes into and every later stage reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SourceName = Literal["sentry", "alertmanager", "datadog", "vercel"]
+Status = Literal["firing", "resolved"]
+Level = Literal["critical", "error", "warning", "info"]
+Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+
+SEVERITIES: tuple[Severity, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
+
+# Fields that are also written into `labels`, so rule matchers can use them. They win
+# over a source label of the same name: a matcher on `status` must mean our status.
+RESERVED_LABELS = ("source", "status", "title", "service", "environment", "level")
+
+
+class Link(BaseModel):
+    """A link shown with the alert: the source's page, a runbook, a graph."""
+
+    model_config = ConfigDict(frozen=True)
+
+    href: str
+    text: str = ""
+
+
+class Alert(BaseModel):
+    """One alert from one source, normalized. `raw` is kept for the record, never logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: SourceName
+    fingerprint: str = Field(min_length=1)
+    status: Status
+    title: str
+    summary: str = ""
+    service: str | None = None
+    environment: str | None = None
+    level: Level
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: list[Link] = Field(default_factory=list)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    received_at: datetime
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="after")
+    def _label_the_fields(self) -> Alert:
+        # Sources pass only their own labels; the canonical fields are added here once,
+        # so no source can forget one or spell it differently.
+        fields = {
+            "source": self.source,
+            "status": self.status,
+            "title": self.title,
+            "service": self.service,
+            "environment": self.environment,
+            "level": self.level,
+        }
+        labels = dict(self.labels)
+        for name in RESERVED_LABELS:
+            value = fields[name]
+            if value:
+                labels[name] = value
+            else:
+                labels.pop(name, None)
+        # frozen model: write through the instance dict once, at construction
+        object.__setattr__(self, "labels", labels)
+        return self

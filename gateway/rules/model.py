@@ -1,0 +1,197 @@
+"""The compiled policy: typed, validated objects the rule files load into.
+
+The loader (`gateway.rules.loader`) builds these once per load or reload; the gateway
+classifies with them and the workers escalate with them. Nothing here reads YAML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.models import Level, Severity
+
+# PagerDuty caps dedup_key at 255 characters; an incident key is used as one.
+MAX_INCIDENT_KEY = 255
+
+
+class Matcher(Protocol):
+    """One Alertmanager-syntax matcher, compiled: `name op "value"`."""
+
+    name: str
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether the label set matches (a missing label equals the empty string)."""
+
+
+class TimeInterval(Protocol):
+    """A named set of times in Alertmanager's `time_intervals` syntax."""
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether `moment` (timezone-aware) falls inside the interval."""
+
+    def next_start(self, moment: datetime) -> datetime | None:
+        """The first instant at or after `moment` inside the interval; None if never."""
+
+
+@dataclass(frozen=True)
+class SeverityPolicy:
+    """What a severity means for delivery."""
+
+    pagerduty_severity: Level
+    update_every: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class PagerDutyTarget:
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class SlackTarget:
+    """Either a Web API channel (threads, buttons) or an incoming webhook (neither)."""
+
+    channel: str | None = None
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A named place notifications go."""
+
+    name: str
+    pagerduty: PagerDutyTarget | None = None
+    slack: SlackTarget | None = None
+
+    @property
+    def configured(self) -> bool:
+        """False when its credential is empty (allowed, skipped at delivery in live mode)."""
+        if self.pagerduty is not None:
+            return bool(self.pagerduty.routing_key)
+        if self.slack is not None:
+            return bool(self.slack.channel or self.slack.webhook_url)
+        return False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One escalation step: who to notify, then how long to wait for an acknowledgement."""
+
+    notify: tuple[str, ...]
+    wait: timedelta | None = None
+    severities: frozenset[Severity] | None = None
+    during: str | None = None
+
+    def applies_to(self, severity: Severity) -> bool:
+        return self.severities is None or severity in self.severities
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step as it would run for one severity: `after` is counted from step 1."""
+
+    index: int
+    after: timedelta
+    notify: tuple[str, ...]
+    during: str | None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A named escalation path: its steps, run `1 + repeat` times unless acknowledged."""
+
+    name: str
+    steps: tuple[Step, ...]
+    repeat: int = 0
+
+    def plan(self, severity: Severity) -> list[PlannedStep]:
+        """The steps that apply to `severity`, with their delay from the first page.
+
+        A step skipped for this severity does not add its wait: the next applicable step
+        follows the previous applicable step's wait. Repeats append the whole path again.
+        """
+        planned: list[PlannedStep] = []
+        elapsed = timedelta(0)
+        applicable = [(i, s) for i, s in enumerate(self.steps) if s.applies_to(severity)]
+        for _ in range(self.repeat + 1):
+            for index, step in applicable:
+                planned.append(PlannedStep(len(planned), elapsed, step.notify, step.during))
+                elapsed += step.wait or timedelta(0)
+        return planned
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A classification rule; `continue_` lets later rules match too."""
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    severity: Severity
+    escalation: str
+    group_by: tuple[str, ...] = ()
+    continue_: bool = False
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """Alertmanager inhibition: an open source-side incident mutes matching targets.
+
+    Matchers see the alert's labels plus `severity` (its classified SEV level).
+    """
+
+    source_matchers: tuple[Matcher, ...]
+    target_matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
+
+
+class Classification(BaseModel):
+    """What the rules decided for one alert (one per matching rule with `continue`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    rule: str
+    escalation: str
+    incident_key: str
+    group_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A complete, validated rule set."""
+
+    severities: Mapping[Severity, SeverityPolicy]
+    targets: Mapping[str, Target]
+    escalations: Mapping[str, Escalation]
+    time_intervals: Mapping[str, TimeInterval]
+    rules: tuple[Rule, ...]
+    default: Rule  # named "default", no matchers
+    dedupe_window: timedelta = timedelta(hours=1)
+    inhibit: tuple[InhibitRule, ...] = ()
+    files: tuple[Path, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+def incident_key(rule: str, group_by: tuple[str, ...], labels: Mapping[str, str], fingerprint: str) -> str:
+    """The incident an alert belongs to: rule name plus group values, or its fingerprint.
+
+    Readable when it fits PagerDuty's 255-character dedup_key, hashed past that.
+    """
+    if group_by:
+        tail = ",".join(f"{name}={labels.get(name, '')}" for name in group_by)
+    else:
+        tail = fingerprint
+    key = f"{rule}:{tail}"
+    if len(key) <= MAX_INCIDENT_KEY:
+        return key
+    digest = hashlib.sha256(tail.encode()).hexdigest()[:32]
+    return f"{rule[: MAX_INCIDENT_KEY - 34]}:#{digest}"
