@@ -16,7 +16,9 @@ REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 webhook_requests = Counter(
-    "alertgw_webhook_requests_total", "Webhook requests by source and HTTP status.", ["source", "code"]
+    "alertgw_webhook_requests_total",
+    "Webhook requests by source and HTTP status.",
+    ["source", "code"],
 )
 webhook_duration = Histogram(
     "alertgw_webhook_duration_seconds",
@@ -28,7 +30,9 @@ alerts_received = Counter(
     "alertgw_alerts_received_total", "Alerts normalized from webhooks.", ["source", "status"]
 )
 alerts_classified = Counter(
-    "alertgw_alerts_classified_total", "Alerts classified, by severity and rule.", ["severity", "rule"]
+    "alertgw_alerts_classified_total",
+    "Alerts classified, by severity and rule.",
+    ["severity", "rule"],
 )
 alerts_deduplicated = Counter(
     "alertgw_alerts_deduplicated_total",

@@ -68,7 +68,9 @@ class Handoff:
         self._prefix = prefix
         self._script = redis.register_script(_HANDOFF_SCRIPT)
 
-    async def put(self, entries: Sequence[HandoffEntry], delivery: tuple[str, str] | None = None) -> bool:
+    async def put(
+        self, entries: Sequence[HandoffEntry], delivery: tuple[str, str] | None = None
+    ) -> bool:
         """Write all entries durably, or raise HandoffUnavailable.
 
         `delivery` is (source, delivery id) for senders that redeliver; returns False,
@@ -83,7 +85,9 @@ class Handoff:
         try:
             written = await self._script(keys=keys, args=args)
         except RedisError as error:
-            raise HandoffUnavailable(f"cannot reach Redis, retry later ({type(error).__name__})") from None
+            raise HandoffUnavailable(
+                f"cannot reach Redis, retry later ({type(error).__name__})"
+            ) from None
         return bool(written)
 
 

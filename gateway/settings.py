@@ -85,9 +85,10 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors(include_url=False):
         field = str(problem["loc"][0]) if problem["loc"] else "?"
-        name = env_name(field) if field in Settings.model_fields else field
-        annotation = str(Settings.model_fields[field].annotation) if field in Settings.model_fields else ""
+        known = Settings.model_fields.get(field)
+        name = env_name(field) if known else field
         # a secret's value is never echoed, not even when it is malformed
-        shown = "<hidden>" if "SecretStr" in annotation else repr(problem.get("input"))
+        secret = known is not None and "SecretStr" in str(known.annotation)
+        shown = "<hidden>" if secret else repr(problem.get("input"))
         lines.append(f"{name} has value {shown}: {problem['msg']}")
     return "; ".join(lines)

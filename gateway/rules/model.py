@@ -118,9 +118,9 @@ class Escalation:
         """
         planned: list[PlannedStep] = []
         elapsed = timedelta(0)
-        applicable = [(i, s) for i, s in enumerate(self.steps) if s.applies_to(severity)]
+        applicable = [s for s in self.steps if s.applies_to(severity)]
         for _ in range(self.repeat + 1):
-            for index, step in applicable:
+            for step in applicable:
                 planned.append(PlannedStep(len(planned), elapsed, step.notify, step.during))
                 elapsed += step.wait or timedelta(0)
         return planned
@@ -181,7 +181,9 @@ class Policy:
     warnings: tuple[str, ...] = field(default=())
 
 
-def incident_key(rule: str, group_by: tuple[str, ...], labels: Mapping[str, str], fingerprint: str) -> str:
+def incident_key(
+    rule: str, group_by: tuple[str, ...], labels: Mapping[str, str], fingerprint: str
+) -> str:
     """The incident an alert belongs to: rule name plus group values, or its fingerprint.
 
     Readable when it fits PagerDuty's 255-character dedup_key, hashed past that.

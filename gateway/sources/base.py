@@ -34,7 +34,9 @@ class Delivery:
 class Source(Protocol):
     """A monitoring tool that posts webhooks to `/webhooks/<name>`."""
 
-    name: SourceName
+    @property
+    def name(self) -> SourceName:
+        """The source's name: its URL path and its `source` label."""
 
     def verify(self, delivery: Delivery, settings: Settings) -> None:
         """Raise Unauthorized unless the delivery is authentic."""
@@ -75,9 +77,7 @@ def check_bearer(delivery: Delivery, secrets: Sequence[str]) -> None:
         raise Unauthorized(UNAUTHORIZED)
 
 
-def check_hmac(
-    signature: str, body: bytes, secrets: Sequence[str], digest: str = "sha256"
-) -> None:
+def check_hmac(signature: str, body: bytes, secrets: Sequence[str], digest: str = "sha256") -> None:
     """Accept a hex HMAC of the raw body under any of `secrets` (rotation)."""
     expected = [hmac.new(s.encode(), body, digest).hexdigest() for s in secrets]
     if not signature or not any_equal(signature.strip().lower(), expected):

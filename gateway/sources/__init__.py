@@ -1,0 +1,8 @@
+"""The registry of sources: `/webhooks/<name>` is served by `SOURCES[name]`."""
+
+from __future__ import annotations
+
+from gateway.sources import alertmanager
+from gateway.sources.base import Source
+
+SOURCES: dict[str, Source] = {source.name: source for source in (alertmanager.SOURCE,)}

@@ -1,0 +1,151 @@
+"""Prometheus Alertmanager, webhook payload version 4.
+
+Alertmanager cannot sign requests; it authenticates with
+`http_config.authorization` (a bearer token, ALERTGW_ALERTMANAGER_TOKEN). One webhook
+carries a group of alerts and re-sends all of them on every notification: each
+`alerts[]` entry becomes one alert, keyed by Alertmanager's own fingerprint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gateway.models import Alert, Level, Link
+from gateway.settings import Settings
+from gateway.sources.base import (
+    Delivery,
+    check_bearer,
+    credentials,
+    fingerprint_of,
+    parse_json,
+    validate,
+)
+
+# `severity` label values seen in the wild, mapped to the canonical level. Anything
+# else is a warning: loud enough to be classified, not enough to page by itself.
+LEVELS: dict[str, Level] = {
+    "critical": "critical",
+    "page": "critical",
+    "fatal": "critical",
+    "emergency": "critical",
+    "error": "error",
+    "high": "error",
+    "major": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "minor": "warning",
+    "info": "info",
+    "informational": "info",
+    "low": "info",
+    "none": "info",
+}
+SERVICE_LABELS = ("service", "app", "job")
+ENVIRONMENT_LABELS = ("environment", "env")
+
+
+class AlertmanagerAlert(BaseModel):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime  # Alertmanager spells its fields in camelCase
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class AlertmanagerWebhook(BaseModel):
+    version: Literal["4"]
+    groupKey: str = ""
+    truncatedAlerts: int = Field(default=0, ge=0)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    externalURL: str = ""
+    alerts: list[AlertmanagerAlert]
+
+
+class AlertmanagerSource:
+    """`POST /webhooks/alertmanager`."""
+
+    name: Literal["alertmanager"] = "alertmanager"
+
+    def verify(self, delivery: Delivery, settings: Settings) -> None:
+        secrets = credentials(settings, "alertmanager_token")
+        if secrets is not None:
+            check_bearer(delivery, secrets)
+
+    def parse(self, delivery: Delivery) -> Any:
+        return parse_json(delivery)
+
+    def normalize(self, payload: Any, delivery: Delivery) -> list[Alert]:
+        webhook = validate(AlertmanagerWebhook, payload)
+        raws = payload["alerts"]
+        return [
+            _alert(entry, raw, webhook, delivery.received_at)
+            for entry, raw in zip(webhook.alerts, raws, strict=True)
+        ]
+
+    def delivery_id(self, payload: Any, delivery: Delivery) -> str | None:
+        return None  # Alertmanager re-sends groups by design; dedupe happens per incident
+
+
+def _alert(
+    entry: AlertmanagerAlert,
+    raw: dict[str, Any],
+    webhook: AlertmanagerWebhook,
+    received_at: datetime,
+) -> Alert:
+    labels = dict(entry.labels)
+    if webhook.truncatedAlerts:
+        # the group had more alerts than max_alerts let through: say so where rules see it
+        labels["truncated_alerts"] = str(webhook.truncatedAlerts)
+    annotations = entry.annotations
+    title = annotations.get("summary") or labels.get("alertname") or "Alertmanager alert"
+    return Alert(
+        source="alertmanager",
+        fingerprint=f"am:{entry.fingerprint or fingerprint_of(entry.labels)}",
+        status=entry.status,
+        title=_one_line(title),
+        summary=annotations.get("description", annotations.get("summary", "")),
+        service=_first(labels, SERVICE_LABELS),
+        environment=_first(labels, ENVIRONMENT_LABELS),
+        level=LEVELS.get(labels.get("severity", "").lower(), "warning"),
+        labels=labels,
+        links=_links(entry, webhook),
+        starts_at=entry.startsAt,
+        ends_at=_ends_at(entry),
+        received_at=received_at,
+        raw=raw,
+    )
+
+
+def _ends_at(entry: AlertmanagerAlert) -> datetime | None:
+    # firing alerts carry endsAt 0001-01-01, or Alertmanager's guess in the future
+    if entry.status == "resolved" and entry.endsAt and entry.endsAt.year > 1:
+        return entry.endsAt
+    return None
+
+
+def _links(entry: AlertmanagerAlert, webhook: AlertmanagerWebhook) -> list[Link]:
+    links = []
+    if entry.generatorURL:
+        links.append(Link(href=entry.generatorURL, text="Source"))
+    if runbook := entry.annotations.get("runbook_url"):
+        links.append(Link(href=runbook, text="Runbook"))
+    if webhook.externalURL:
+        links.append(Link(href=webhook.externalURL, text="Alertmanager"))
+    return links
+
+
+def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
+    return next((labels[n] for n in names if labels.get(n)), None)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+SOURCE = AlertmanagerSource()

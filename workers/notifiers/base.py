@@ -1,0 +1,103 @@
+"""What a notifier is: one module per vendor behind this Protocol.
+
+The incident machinery decides *what* to say and to *whom* (a `Notification`); a notifier
+only says it to its vendor, and tells the caller whether a failure is worth retrying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Literal, Protocol
+
+from gateway.models import Link, Severity
+from gateway.rules.model import Target
+
+Action = Literal[
+    "trigger",  # the incident is new for this target: page / post the root message
+    "escalate",  # a later escalation step reached this target (pages it; Slack: thread reply)
+    "acknowledge",  # someone acknowledged: PagerDuty acknowledge; Slack: edit root + reply
+    "resolve",  # resolved: PagerDuty resolve; Slack: edit root + reply
+    "severity_raised",  # upgraded in place (e.g. SEV3 -> SEV1)
+    "status_update_due",  # SEV1/SEV2 reminder in the Slack thread
+    "note",  # free text for the thread (deferred page, joined alerts, operator note)
+]
+IncidentStatus = Literal["open", "acknowledged", "resolved"]
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """What a notifier may know of an incident (a snapshot, never the raw payload)."""
+
+    key: str  # also the PagerDuty dedup_key
+    severity: Severity
+    status: IncidentStatus
+    title: str
+    summary: str
+    service: str | None
+    environment: str | None
+    source: str
+    rule: str
+    pagerduty_severity: str  # from the policy's severity table
+    labels: Mapping[str, str] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+    lead: str | None = None  # who acknowledged, if anyone
+    alert_count: int = 1
+    opened_at: datetime | None = None
+    received_at: datetime | None = None  # when the first alert arrived (latency metric)
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """Where a Slack root message lives, so updates can thread under it and edit it."""
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one target about one incident."""
+
+    incident: IncidentView
+    action: Action
+    target: Target
+    text: str = ""  # human line for thread replies ("Escalated to eng-lead, step 2")
+    thread: ThreadRef | None = None  # Slack root message, once one was posted
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the vendor gave back that later notifications need."""
+
+    channel: str
+    thread: ThreadRef | None = None  # set when a Slack root message was posted
+
+
+class NotifierError(Exception):
+    """A notification was not delivered. Never carries a secret in its message."""
+
+
+class RetryableError(NotifierError):
+    """Worth retrying later (429, 5xx, timeout, connection error); honours `retry_after`."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(NotifierError):
+    """Retrying cannot help (a 4xx other than 429): dead-letter it."""
+
+
+class Notifier(Protocol):
+    """Delivers notifications to one vendor."""
+
+    channel: ClassVar[str]  # "pagerduty" | "slack"
+
+    def handles(self, target: Target) -> bool:
+        """Whether this notifier delivers to `target`."""
+
+    def send(self, notification: Notification) -> Receipt:
+        """Deliver, or raise RetryableError / PermanentError."""
