@@ -49,3 +49,9 @@ class HandoffUnavailable(GatewayError):
     """Redis could not durably take the alerts; the sender should retry."""
 
     status_code = 503
+
+
+class RequestTimeout(GatewayError):
+    """The client sent its body too slowly."""
+
+    status_code = 408

@@ -72,7 +72,12 @@ def credentials(settings: Settings, field: str) -> list[str] | None:
 
 def check_bearer(delivery: Delivery, secrets: Sequence[str]) -> None:
     """Accept `Authorization: Bearer <one of secrets>`, compared in constant time."""
-    scheme, _, token = delivery.headers.get("authorization", "").partition(" ")
+    check_authorization(delivery.headers.get("authorization", ""), secrets)
+
+
+def check_authorization(header: str, secrets: Sequence[str]) -> None:
+    """Accept an Authorization header value `Bearer <one of secrets>`."""
+    scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not any_equal(token.strip(), secrets):
         raise Unauthorized(UNAUTHORIZED)
 

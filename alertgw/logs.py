@@ -1,0 +1,58 @@
+"""Logging: readable text by default, one JSON object per line with ALERTGW_LOG_FORMAT=json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+# Context a log call may attach with `extra={...}`; emitted as fields in JSON.
+CONTEXT_FIELDS = ("request_id", "source", "fingerprint", "incident", "job_id", "target")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with the context fields that were given."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in CONTEXT_FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message [key=value ...]`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        context = [
+            f"{name}={value}"
+            for name in CONTEXT_FIELDS
+            if (value := getattr(record, name, None)) is not None
+        ]
+        return f"{text} [{' '.join(context)}]" if context else text
+
+
+def configure(level: str = "INFO", fmt: str = "text") -> None:
+    """Send alertgw's logs (and the libraries') to stderr in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The HTTP client libraries log request URLs at DEBUG/INFO; a Slack webhook URL is
+    # itself a secret, so they never log below WARNING.
+    for noisy in ("httpx", "httpcore", "urllib3", "slack_sdk", "pagerduty"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,110 @@
+"""The gateway's Starlette application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.auth import require_api_token
+from gateway.exceptions import GatewayError
+from gateway.handoff import Handoff
+from gateway.reload import LivePolicy
+from gateway.settings import Settings, load_settings
+from gateway.webhooks import WebhookEndpoint, error_response
+
+log = logging.getLogger(__name__)
+
+
+def connect_redis(settings: Settings) -> aioredis.Redis:
+    """An async client that fails fast: a webhook waits ~1 s at most before its 503."""
+    return aioredis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        # one immediate retry covers a pooled connection that died with a Redis restart
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+def create_app(settings: Settings, policy: LivePolicy | None = None) -> Starlette:
+    """Build the gateway. Loads the rules now: invalid rules raise RulesError."""
+    live = policy or LivePolicy(settings.rules)
+    client = connect_redis(settings)
+    webhook = WebhookEndpoint(settings, live, Handoff(client, settings.redis_prefix))
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await client.ping()
+        except RedisError as error:
+            return JSONResponse({"status": "unavailable", "redis": type(error).__name__}, 503)
+        return JSONResponse(
+            {"status": "ready", "rules": len(live.current.rules), "files": len(live.current.files)}
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body = await run_in_threadpool(generate_latest)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def reload(request: Request) -> JSONResponse:
+        try:
+            require_api_token(request, settings)
+        except GatewayError as error:
+            return error_response(error)
+        if live.reload():
+            return JSONResponse({"reloaded": True, "rules": len(live.current.rules)})
+        problems = live.last_error.problems if live.last_error else []
+        return JSONResponse(
+            {"error": "rules rejected; the last good rules stay active", "problems": problems},
+            422,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(live.watch(stop))
+        _on_sighup(live)
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(watcher, timeout=2)
+            await client.aclose()
+
+    routes = [
+        Route("/webhooks/{source}", webhook, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route("/-/reload", reload, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _on_sighup(live: LivePolicy) -> None:
+    loop = asyncio.get_running_loop()
+    # Only the main thread may install signal handlers (not so under a test client).
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, live.reload)
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory: `uvicorn --factory gateway.app:app_from_env`."""
+    return create_app(load_settings())

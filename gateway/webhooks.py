@@ -1,0 +1,107 @@
+"""`POST /webhooks/<source>`: read -> verify -> parse -> normalize -> classify -> hand off."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from alertgw import metrics
+from gateway.body import read_body
+from gateway.exceptions import GatewayError, NotFound
+from gateway.handoff import Handoff, HandoffEntry
+from gateway.models import Alert
+from gateway.reload import LivePolicy
+from gateway.settings import Settings
+from gateway.sources import SOURCES
+from gateway.sources.base import Delivery, Source
+
+log = logging.getLogger(__name__)
+
+
+class WebhookEndpoint:
+    """Turns one webhook request into classified alerts durably handed to the workers."""
+
+    def __init__(self, settings: Settings, policy: LivePolicy, handoff: Handoff) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._handoff = handoff
+
+    async def __call__(self, request: Request) -> JSONResponse:
+        name = request.path_params["source"]
+        source = SOURCES.get(name)
+        if source is None:
+            return error_response(NotFound(f"unknown source {name!r}; known: {sorted(SOURCES)}"))
+        started = time.perf_counter()
+        try:
+            response = await self._handle(source, request)
+        except GatewayError as error:
+            response = error_response(error)
+        metrics.webhook_requests.labels(name, str(response.status_code)).inc()
+        metrics.webhook_duration.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    async def _handle(self, source: Source, request: Request) -> JSONResponse:
+        delivery = Delivery(
+            body=await read_body(request, self._settings.max_body_bytes),
+            headers=request.headers,
+            query=request.query_params,
+            received_at=datetime.now(UTC),
+        )
+        source.verify(delivery, self._settings)
+        payload = source.parse(delivery)
+        alerts = source.normalize(payload, delivery)
+        entries = self._classify(alerts)
+        delivery_id = source.delivery_id(payload, delivery)
+        taken = await self._handoff.put(
+            entries, delivery=(source.name, delivery_id) if delivery_id else None
+        )
+        if not taken:
+            log.info("%s delivery %s was already taken; ignored", source.name, delivery_id)
+            return JSONResponse({"accepted": 0, "alerts": [], "duplicate": True}, 202)
+        self._count(source, alerts, entries)
+        return JSONResponse(
+            {"accepted": len(alerts), "alerts": [_summary(e) for e in entries]}, 202
+        )
+
+    def _classify(self, alerts: list[Alert]) -> list[HandoffEntry]:
+        policy = self._policy.current
+        return [
+            HandoffEntry(alert=alert, classification=classification)
+            for alert in alerts
+            for classification in policy.classify(alert)
+        ]
+
+    @staticmethod
+    def _count(source: Source, alerts: list[Alert], entries: list[HandoffEntry]) -> None:
+        for alert in alerts:
+            metrics.alerts_received.labels(source.name, alert.status).inc()
+        truncated = next(
+            (a.labels["truncated_alerts"] for a in alerts if "truncated_alerts" in a.labels), None
+        )
+        if truncated:
+            log.warning(
+                "%s sent a truncated group: %s alerts were left out", source.name, truncated
+            )
+        for entry in entries:
+            c = entry.classification
+            metrics.alerts_classified.labels(c.severity, c.rule).inc()
+
+
+def _summary(entry: HandoffEntry) -> dict[str, Any]:
+    return {
+        "fingerprint": entry.alert.fingerprint,
+        "status": entry.alert.status,
+        "severity": entry.classification.severity,
+        "rule": entry.classification.rule,
+        "incident": entry.classification.incident_key,
+    }
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    """The one place a GatewayError becomes an HTTP answer."""
+    return JSONResponse({"error": str(error)}, status_code=error.status_code)

@@ -1,0 +1,86 @@
+"""The hand-off: classified alerts land in Redis in one atomic step, or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from gateway.exceptions import HandoffUnavailable
+from gateway.handoff import Handoff, HandoffEntry, decode_entry, stream_key, stream_keys
+from gateway.models import Alert, Severity
+from gateway.rules.model import Classification
+
+NOW = datetime(2026, 3, 2, 10, 41, tzinfo=UTC)
+
+
+def entry(fingerprint: str, severity: Severity) -> HandoffEntry:
+    alert = Alert(
+        source="alertmanager",
+        fingerprint=fingerprint,
+        status="firing",
+        title="HighErrorRate",
+        level="critical",
+        labels={"alertname": "HighErrorRate"},
+        starts_at=NOW,
+        received_at=NOW,
+        raw={"labels": {"alertname": "HighErrorRate"}},
+    )
+    classification = Classification(
+        severity=severity, rule="r", escalation="standard", incident_key=f"r:{fingerprint}"
+    )
+    return HandoffEntry(alert=alert, classification=classification)
+
+
+def put(
+    url: str, prefix: str, entries: list[HandoffEntry], delivery: tuple[str, str] | None = None
+) -> bool:
+    async def go() -> bool:
+        client = aioredis.Redis.from_url(url)
+        try:
+            return await Handoff(client, prefix).put(entries, delivery=delivery)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_each_entry_goes_to_the_stream_of_its_severity(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    assert put(
+        redis_url, key_prefix, [entry("am:1", "SEV1"), entry("am:2", "SEV3"), entry("am:3", "SEV1")]
+    )
+
+    sev1 = redis_client.xrange(stream_key(key_prefix, "SEV1"))
+    sev3 = redis_client.xrange(stream_key(key_prefix, "SEV3"))
+    assert [decode_entry(fields).alert.fingerprint for _, fields in sev1] == ["am:1", "am:3"]
+    assert [decode_entry(fields).alert.fingerprint for _, fields in sev3] == ["am:2"]
+    assert redis_client.xlen(stream_key(key_prefix, "SEV2")) == 0
+    decoded = decode_entry(sev1[0][1])
+    assert decoded == entry("am:1", "SEV1")  # nothing lost on the way, raw included
+
+
+def test_streams_are_listed_most_severe_first(key_prefix: str) -> None:
+    assert stream_keys(key_prefix) == [f"{key_prefix}intake:SEV{n}" for n in (1, 2, 3, 4)]
+
+
+def test_a_redelivery_with_the_same_id_writes_nothing(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    assert put(redis_url, key_prefix, [entry("vercel:p:production", "SEV2")], ("vercel", "dlv_1"))
+    assert not put(
+        redis_url, key_prefix, [entry("vercel:p:production", "SEV2")], ("vercel", "dlv_1")
+    )
+    assert put(redis_url, key_prefix, [entry("vercel:p:production", "SEV2")], ("vercel", "dlv_2"))
+
+    assert redis_client.xlen(stream_key(key_prefix, "SEV2")) == 2
+    assert 0 < redis_client.ttl(f"{key_prefix}delivery:vercel:dlv_1") <= 3 * 24 * 3600
+
+
+def test_unreachable_redis_raises_handoff_unavailable(key_prefix: str) -> None:
+    with pytest.raises(HandoffUnavailable, match="cannot reach Redis"):
+        put("redis://127.0.0.1:1/0", key_prefix, [entry("am:1", "SEV1")])
