@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import redis
+
+from gateway.handoff import HandoffEntry, stream_key
+from tests.workers.helpers import T0, entry
+from workers.incidents import Applied, IncidentStore
+
+GROUP = "workers"
+
+
+def apply(store: IncidentStore, e: HandoffEntry, minutes: float = 0) -> Applied:
+    """Hand the entry off, read it through the group, and apply it at T0 + minutes."""
+    client, stream = store.redis, stream_key(store.prefix, e.classification.severity)
+    if not client.exists(stream):
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry_id = client.xadd(stream, {"e": e.model_dump_json()})
+    client.xreadgroup(GROUP, "c1", {stream: ">"})
+    return store.apply(e, stream, GROUP, entry_id.decode(), T0 + timedelta(minutes=minutes))
+
+
+def make_store(redis_client: redis.Redis, key_prefix: str) -> IncidentStore:
+    return IncidentStore(redis_client, key_prefix, timedelta(hours=1))
+
+
+def changes(store: IncidentStore) -> list[tuple[str, int, str]]:
+    rows = store.redis.xrange(store.changes_key)
+    return [(f[b"action"].decode(), int(f[b"version"]), f[b"by"].decode()) for _, f in rows]
+
+
+def test_first_alert_opens_an_incident_and_records_the_change(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    applied = apply(store, entry())
+    assert (applied.outcome, applied.version, applied.severity) == ("opened", 1, "SEV1")
+    incident = store.get("checkout-down:service=checkout")
+    assert incident is not None
+    assert (incident.status, incident.severity, incident.step, incident.alert_count) == (
+        "open",
+        "SEV1",
+        -1,
+        1,
+    )
+    assert incident.inc == applied.inc
+    assert changes(store) == [("opened", 1, "")]
+    assert [t.kind for t in store.timeline(incident.key)] == ["opened"]
+    assert store.count_open(T0) == {"SEV1": 1, "SEV2": 0, "SEV3": 0, "SEV4": 0}
+    # the hand-off entry is acknowledged and deleted in the same step
+    assert redis_client.xlen(stream_key(key_prefix, "SEV1")) == 0
+
+
+def test_duplicates_join_without_a_change(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    outcomes = [apply(store, entry(fingerprint=f"am:{i % 2}")).outcome for i in range(4)]
+    assert outcomes == ["joined"] * 4
+    incident = store.get("checkout-down:service=checkout")
+    assert incident is not None
+    assert incident.alert_count == 5
+    assert incident.version == 1
+    assert changes(store) == [("opened", 1, "")]
+    assert [t.kind for t in store.timeline(incident.key)].count("joined") == 4
+
+
+def test_an_entry_no_longer_pending_is_not_applied_twice(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    e = entry()
+    stream = stream_key(key_prefix, "SEV1")
+    redis_client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry_id = redis_client.xadd(stream, {"e": e.model_dump_json()}).decode()
+    redis_client.xreadgroup(GROUP, "c1", {stream: ">"})
+    assert store.apply(e, stream, GROUP, entry_id, T0).outcome == "opened"
+    assert store.apply(e, stream, GROUP, entry_id, T0).outcome == "duplicate"
+    assert len(changes(store)) == 1
+
+
+def test_severity_is_raised_in_place(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry(severity="SEV3"))
+    raised = apply(store, entry(fingerprint="am:2", severity="SEV1"), minutes=1)
+    assert (raised.outcome, raised.version, raised.severity) == ("raised", 2, "SEV1")
+    assert apply(store, entry(severity="SEV2"), minutes=2).outcome == "joined"
+    incident = store.get("checkout-down:service=checkout")
+    assert incident is not None
+    assert incident.severity == "SEV1"
+    assert store.count_open(T0)["SEV3"] == 0
+    assert store.count_open(T0)["SEV1"] == 1
+    assert changes(store)[-1] == ("severity_raised", 2, "")
+
+
+def test_resolves_when_every_alert_resolves(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry(fingerprint="am:1"))
+    apply(store, entry(fingerprint="am:2"))
+    assert apply(store, entry(fingerprint="am:1", status="resolved")).outcome == "partial"
+    assert apply(store, entry(fingerprint="am:9", status="resolved")).outcome == "ignored"
+    done = apply(store, entry(fingerprint="am:2", status="resolved"), minutes=3)
+    assert (done.outcome, done.version) == ("resolved", 2)
+    incident = store.get("checkout-down:service=checkout")
+    assert incident is not None
+    assert incident.status == "resolved"
+    assert incident.resolved_by == "source"
+    assert changes(store)[-1] == ("resolve", 2, "source")
+    assert store.count_open(T0)["SEV1"] == 0
+    assert apply(store, entry(status="resolved")).outcome == "ignored"
+
+
+def test_a_new_alert_after_resolve_opens_a_new_incarnation(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    first = apply(store, entry())
+    apply(store, entry(status="resolved"))
+    again = apply(store, entry(), minutes=10)
+    assert again.outcome == "opened"
+    assert again.inc != first.inc
+    assert again.version == 3
+    incident = store.get("checkout-down:service=checkout")
+    assert incident is not None
+    assert incident.status == "open"
+    assert incident.alert_count == 1
+
+
+def test_acknowledge_resolve_and_note(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    key = "checkout-down:service=checkout"
+    assert store.acknowledge(key, "jane", "looking", T0) == 2
+    assert store.acknowledge(key, "bob", "", T0) is None  # already acknowledged
+    assert store.add_note(key, "jane", "rolled back", T0) == 2
+    assert store.resolve(key, "jane", "", T0) == 3
+    assert store.resolve(key, "jane", "", T0) is None
+    assert store.acknowledge("no-such-incident", "jane", "", T0) is None
+    incident = store.get(key)
+    assert incident is not None
+    assert incident.lead == "jane"
+    assert incident.resolved_by == "jane"
+    assert [c[0] for c in changes(store)] == ["opened", "acknowledge", "note", "resolve"]
+    kinds = [(t.kind, t.text) for t in store.timeline(key)]
+    assert kinds[1:] == [
+        ("acknowledged", "jane: looking"),
+        ("note", "jane: rolled back"),
+        ("resolved", "jane"),
+    ]
+
+
+def test_claim_step_is_fenced_by_status_version_and_progress(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    key = "checkout-down:service=checkout"
+    incident = store.get(key)
+    assert incident is not None
+    assert store.claim_step(incident, 1, 0, "step 1", T0)
+    assert not store.claim_step(incident, 1, 0, "step 1 again", T0)
+    assert not store.claim_step(incident, 7, 1, "wrong version", T0)
+    assert store.claim_step(incident, 1, 1, "step 2", T0)
+    store.acknowledge(key, "jane", "", T0)
+    assert not store.claim_step(incident, 2, 2, "after ack", T0)
+
+
+def test_claim_reminder_once_per_sequence(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    applied = apply(store, entry())
+    key = "checkout-down:service=checkout"
+    assert store.claim_reminder(key, applied.inc, 1)
+    assert not store.claim_reminder(key, applied.inc, 1)
+    assert not store.claim_reminder(key, "other-incarnation", 2)
+    store.resolve(key, "jane", "", T0)
+    assert not store.claim_reminder(key, applied.inc, 2)
+
+
+def test_forgotten_after_the_dedupe_window(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    key = "checkout-down:service=checkout"
+    assert 3500 < redis_client.ttl(store.key_of(key)) <= 3600
+    assert redis_client.ttl(store.key_of(key, "timeline")) > 3500
+    later = T0 + timedelta(hours=1, seconds=1)
+    assert store.count_open(later)["SEV1"] == 0
+    assert store.list(now=later) == []
+    assert [i.key for i in store.list(now=T0, status="open")] == [key]
+    assert store.list(now=T0, severity="SEV2") == []
+
+
+def test_incident_as_dict_is_json_ready(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    incident = store.get("checkout-down:service=checkout")
+    assert incident is not None
+    data = json.loads(json.dumps(incident.as_dict()))
+    assert data["severity"] == "SEV1"
+    assert data["opened_at"].startswith("2026-03-02T10:00")

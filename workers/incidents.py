@@ -1,0 +1,314 @@
+"""The incident store: incidents, their alerts and timelines, kept in Redis.
+
+Every change of state is one Lua script (`workers.transitions`), so any number of
+workers (and the API) can act on the same incident at once; each transition also writes
+to the `changes` stream, from which the dispatcher makes RQ jobs. Reads are plain.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+
+import redis
+
+from gateway.handoff import HandoffEntry
+from gateway.models import SEVERITIES, Link, Severity
+from workers import transitions
+from workers.notifiers.base import IncidentStatus
+
+TIMELINE_CAP = 500
+Outcome = Literal["opened", "joined", "raised", "resolved", "partial", "ignored", "duplicate"]
+Operation = Literal["acknowledge", "resolve", "note"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one alert did to its incident."""
+
+    outcome: Outcome
+    version: int
+    severity: Severity | None
+    inc: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One incident as stored. `inc` names this incarnation (a key can reopen later)."""
+
+    key: str
+    inc: str
+    version: int
+    status: IncidentStatus
+    severity: Severity
+    rule: str
+    escalation: str
+    title: str
+    summary: str
+    service: str | None
+    environment: str | None
+    source: str
+    labels: dict[str, str]
+    links: tuple[Link, ...]
+    opened_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    lead: str | None
+    alert_count: int
+    step: int
+    thread: tuple[str, str] | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the API and the CLI."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["links"] = [link.model_dump() for link in self.links]
+        for name in ("opened_at", "received_at", "updated_at", "resolved_at"):
+            data[name] = data[name].isoformat() if data[name] else None
+        data.pop("thread")
+        return data
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an incident's history."""
+
+    at: datetime
+    kind: str
+    text: str
+
+
+def _moment(value: bytes | str | float) -> datetime:
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+def _text(record: dict[str, str], name: str) -> str | None:
+    return record.get(name) or None
+
+
+class IncidentStore:
+    """Incidents under one key prefix. Times are passed in (`now`), never read here."""
+
+    def __init__(self, client: redis.Redis, prefix: str, window: timedelta) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.window = window
+        self._apply = client.register_script(transitions.APPLY_ALERT)
+        self._operate = client.register_script(transitions.OPERATE)
+        self._claim_step = client.register_script(transitions.CLAIM_STEP)
+        self._claim_reminder = client.register_script(transitions.CLAIM_REMINDER)
+
+    # keys ---------------------------------------------------------------------------
+    def key_of(self, key: str, part: str = "") -> str:
+        return f"{self.prefix}inc:{key}{':' + part if part else ''}"
+
+    @property
+    def changes_key(self) -> str:
+        return f"{self.prefix}changes"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self.prefix}incidents"
+
+    def open_key(self, severity: Severity) -> str:
+        return f"{self.prefix}open:{severity}"
+
+    # transitions --------------------------------------------------------------------
+    def apply(
+        self, entry: HandoffEntry, stream: str, group: str, entry_id: str, now: datetime
+    ) -> Applied:
+        """Apply one hand-off entry (and acknowledge it) atomically; see transitions."""
+        alert, rule = entry.alert, entry.classification
+        key = rule.incident_key
+        fields = {
+            "title": alert.title,
+            "summary": alert.summary,
+            "service": alert.service or "",
+            "environment": alert.environment or "",
+            "source": alert.source,
+            "labels": json.dumps(alert.labels),
+            "links": json.dumps([link.model_dump() for link in alert.links]),
+            "received_at": alert.received_at.timestamp(),
+        }
+        args = {
+            "group": group,
+            "entry": entry_id,
+            "key": key,
+            "fingerprint": alert.fingerprint,
+            "status": alert.status,
+            "severity": rule.severity,
+            "rule": rule.rule,
+            "escalation": rule.escalation,
+            "now": now.timestamp(),
+            "window": int(self.window.total_seconds()),
+            "cap": TIMELINE_CAP,
+            "fields": fields,
+        }
+        keys = [
+            self.key_of(key),
+            self.key_of(key, "alerts"),
+            self.key_of(key, "timeline"),
+            self.key_of(key, "notified"),
+            self.changes_key,
+            self.index_key,
+            stream,
+            *(self.open_key(s) for s in SEVERITIES),
+        ]
+        raw = self._apply(keys=keys, args=[json.dumps(args)])
+        outcome, version, severity, inc = (_str(v) for v in raw)
+        return Applied(
+            outcome=cast("Outcome", outcome),
+            version=int(version),
+            severity=cast("Severity", severity) if severity else None,
+            inc=inc,
+        )
+
+    def acknowledge(self, key: str, by: str, note: str, now: datetime) -> int | None:
+        """Acknowledge an open incident: stops escalation. The new version, or None."""
+        return self._run("acknowledge", key, by, note, now)
+
+    def resolve(self, key: str, by: str, note: str, now: datetime) -> int | None:
+        """Resolve an open or acknowledged incident. The new version, or None."""
+        return self._run("resolve", key, by, note, now)
+
+    def add_note(self, key: str, by: str, note: str, now: datetime) -> int | None:
+        """Add an operator note (timeline and Slack thread). The version, or None."""
+        return self._run("note", key, by, note, now)
+
+    def _run(self, action: Operation, key: str, by: str, note: str, now: datetime) -> int | None:
+        keys = [self.key_of(key), self.key_of(key, "timeline"), self.changes_key]
+        keys += [self.open_key(s) for s in SEVERITIES]
+        args: builtins.list[str | float] = [action, by, note, now.timestamp(), TIMELINE_CAP]
+        version = int(self._operate(keys=keys, args=args))
+        return version or None
+
+    def claim_step(
+        self, incident: Incident, version: int, step: int, text: str, now: datetime
+    ) -> bool:
+        """Take escalation step `step` once; False when stale (acked, resolved, moved on)."""
+        keys = [self.key_of(incident.key), self.key_of(incident.key, "timeline")]
+        args: builtins.list[str | float] = [
+            incident.inc,
+            version,
+            step,
+            now.timestamp(),
+            TIMELINE_CAP,
+            text,
+        ]
+        return bool(self._claim_step(keys=keys, args=args))
+
+    def claim_reminder(self, key: str, inc: str, seq: int) -> bool:
+        """Take status-update reminder `seq` once, while the incident is live."""
+        return bool(self._claim_reminder(keys=[self.key_of(key)], args=[inc, seq]))
+
+    # records kept by delivery ---------------------------------------------------------
+    def note(self, key: str, kind: str, text: str, now: datetime) -> None:
+        """Append a timeline entry (delivery outcomes, deferrals, dry-run records)."""
+        entry = json.dumps({"at": now.timestamp(), "kind": kind, "text": text})
+        timeline = self.key_of(key, "timeline")
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(timeline, entry)
+            pipe.ltrim(timeline, -TIMELINE_CAP, -1)
+            pipe.execute()
+
+    def mark_notified(self, key: str, target: str) -> None:
+        self.redis.sadd(self.key_of(key, "notified"), target)
+
+    def notified(self, key: str) -> set[str]:
+        """Names of the targets this incident notified (updates and resolves go there)."""
+        return {_str(name) for name in self.redis.smembers(self.key_of(key, "notified"))}
+
+    def set_thread(self, key: str, channel: str, ts: str) -> None:
+        """Remember the Slack root message, unless one is already stored."""
+        record = self.key_of(key)
+        if self.redis.exists(record) and not self.redis.hget(record, "thread_ts"):
+            self.redis.hset(record, mapping={"thread_channel": channel, "thread_ts": ts})
+
+    # reads ----------------------------------------------------------------------------
+    def get(self, key: str) -> Incident | None:
+        """The incident, or None when unknown or forgotten (dedupe window passed)."""
+        raw = self.redis.hgetall(self.key_of(key))
+        return _incident(raw) if raw else None
+
+    def list(
+        self,
+        status: IncidentStatus | None = None,
+        severity: Severity | None = None,
+        now: datetime | None = None,
+    ) -> builtins.list[Incident]:
+        """Incidents not yet forgotten, newest first, optionally filtered."""
+        moment = (now or datetime.now(UTC)).timestamp()
+        keys = [_str(k) for k in self.redis.zrangebyscore(self.index_key, moment, "+inf")]
+        found = [i for i in self._get_many(keys) if i is not None]
+        found = [i for i in found if status is None or i.status == status]
+        found = [i for i in found if severity is None or i.severity == severity]
+        return sorted(found, key=lambda i: i.opened_at, reverse=True)
+
+    def open_incidents(self, now: datetime) -> builtins.list[Incident]:
+        """Open and acknowledged incidents (for inhibition), any severity."""
+        keys: builtins.list[str] = []
+        for severity in SEVERITIES:
+            members = self.redis.zrangebyscore(self.open_key(severity), now.timestamp(), "+inf")
+            keys += [_str(k) for k in members]
+        return [i for i in self._get_many(keys) if i is not None and i.status != "resolved"]
+
+    def count_open(self, now: datetime) -> dict[Severity, int]:
+        """Open (or acknowledged) incidents by severity; drops forgotten ones first."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for severity in SEVERITIES:
+                pipe.zremrangebyscore(self.open_key(severity), "-inf", now.timestamp())
+                pipe.zcard(self.open_key(severity))
+            counts = pipe.execute()[1::2]
+        return dict(zip(SEVERITIES, (int(c) for c in counts), strict=True))
+
+    def timeline(self, key: str) -> builtins.list[TimelineEntry]:
+        """The incident's history, oldest first."""
+        entries = [
+            json.loads(raw) for raw in self.redis.lrange(self.key_of(key, "timeline"), 0, -1)
+        ]
+        return [TimelineEntry(_moment(e["at"]), e["kind"], e["text"]) for e in entries]
+
+    def _get_many(self, keys: Iterable[str]) -> builtins.list[Incident | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(self.key_of(key))
+            return [_incident(raw) if raw else None for raw in pipe.execute()]
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _incident(raw: Mapping[Any, Any]) -> Incident:
+    r = {_str(k): _str(v) for k, v in raw.items()}
+    thread = (r["thread_channel"], r["thread_ts"]) if r.get("thread_ts") else None
+    return Incident(
+        key=r["key"],
+        inc=r["inc"],
+        version=int(r["version"]),
+        status=cast("IncidentStatus", r["status"]),
+        severity=cast("Severity", r["severity"]),
+        rule=r["rule"],
+        escalation=r["escalation"],
+        title=r["title"],
+        summary=r["summary"],
+        service=_text(r, "service"),
+        environment=_text(r, "environment"),
+        source=r["source"],
+        labels=json.loads(r["labels"]),
+        links=tuple(Link.model_validate(link) for link in json.loads(r["links"])),
+        opened_at=_moment(r["opened_at"]),
+        received_at=_moment(r["received_at"]),
+        updated_at=_moment(r["updated_at"]),
+        lead=_text(r, "lead"),
+        alert_count=int(r["alert_count"]),
+        step=int(r["step"]),
+        thread=thread,
+        resolved_at=_moment(r["resolved_at"]) if r.get("resolved_at") else None,
+        resolved_by=_text(r, "resolved_by"),
+    )

@@ -1,0 +1,186 @@
+"""The incident state machine, as Lua scripts: each transition is one atomic Redis step.
+
+Why Lua: any number of worker processes apply alerts concurrently, and a page must go out
+exactly once per incident. Each script checks, changes the incident, appends a timeline
+entry and writes the resulting change to the `changes` stream (a transactional outbox the
+dispatcher turns into RQ jobs) in one step, so a worker dying anywhere leaves either all
+of it or none of it. The intake script also acknowledges and deletes the hand-off entry,
+so an entry is applied at most once even when a slow consumer's entry was claimed by
+another: the script refuses an entry that is no longer pending.
+
+Keys of one incident (all expire after the dedupe window of quiet):
+  <p>inc:<key>            hash: the record (status, severity, version, inc, step, ...)
+  <p>inc:<key>:alerts     hash: fingerprint -> firing | resolved
+  <p>inc:<key>:timeline   list: JSON entries, newest last, capped
+  <p>inc:<key>:notified   set: target names notified (resolve and updates go to them)
+Indexes: <p>incidents (zset, score = expiry), <p>open:<SEV> (zset of open or acknowledged
+incidents, score = expiry), and the outbox stream <p>changes.
+"""
+
+from __future__ import annotations
+
+# Shared Lua helpers, prepended to every script.
+_PRELUDE = """
+local function timeline(key, at, kind, text, cap)
+  redis.call('RPUSH', key, cjson.encode({at = at, kind = kind, text = text}))
+  redis.call('LTRIM', key, -cap, -1)
+end
+local function change(stream, key, inc, version, action, by)
+  redis.call('XADD', stream, 'MAXLEN', '~', 100000, '*',
+    'key', key, 'inc', inc, 'version', version, 'action', action, 'by', by)
+end
+local function keep(keys, seconds)
+  for _, k in ipairs(keys) do redis.call('EXPIRE', k, seconds) end
+end
+"""
+
+# KEYS: inc, alerts, timeline, notified, changes, incidents, intake stream, open:SEV1..SEV4
+# ARGV[1]: JSON {group, entry, fingerprint, status, severity, rule, escalation, now,
+#   window, cap, fields: {title, summary, service, environment, source, labels, links,
+#   received_at}}
+# Returns {outcome, version, severity, inc} with outcome one of opened, joined, raised,
+# resolved, partial, ignored, duplicate.
+APPLY_ALERT = (
+    _PRELUDE
+    + """
+local a = cjson.decode(ARGV[1])
+local inc_key, alerts, tl, notified, changes, index, intake = KEYS[1], KEYS[2], KEYS[3],
+  KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local function open_index(sev) return KEYS[7 + tonumber(string.sub(sev, 4))] end
+
+local pending = redis.call('XPENDING', intake, a.group, a.entry, a.entry, 1)
+if #pending == 0 then return {'duplicate', 0, '', ''} end
+redis.call('XACK', intake, a.group, a.entry)
+redis.call('XDEL', intake, a.entry)
+
+local key = a.key
+local expires = a.now + a.window
+local status = redis.call('HGET', inc_key, 'status')
+local live = status == 'open' or status == 'acknowledged'
+local outcome
+
+if a.status == 'firing' and not live then
+  redis.call('DEL', alerts, notified)
+  redis.call('HSET', alerts, a.fingerprint, 'firing')
+  local f = a.fields
+  local version = redis.call('HINCRBY', inc_key, 'version', 1)
+  redis.call('HSET', inc_key, 'key', key, 'inc', a.entry, 'status', 'open',
+    'severity', a.severity, 'rule', a.rule, 'escalation', a.escalation,
+    'title', f.title, 'summary', f.summary, 'service', f.service,
+    'environment', f.environment, 'source', f.source, 'labels', f.labels,
+    'links', f.links, 'opened_at', a.now, 'received_at', f.received_at,
+    'updated_at', a.now, 'lead', '', 'alert_count', 1, 'step', -1, 'reminder', 0,
+    'thread_channel', '', 'thread_ts', '', 'resolved_at', '', 'resolved_by', '')
+  timeline(tl, a.now, 'opened', a.severity .. ' by rule ' .. a.rule .. ': ' .. f.title, a.cap)
+  redis.call('ZADD', open_index(a.severity), expires, key)
+  change(changes, key, a.entry, version, 'opened', '')
+  outcome = 'opened'
+elseif a.status == 'firing' then
+  redis.call('HSET', alerts, a.fingerprint, 'firing')
+  redis.call('HINCRBY', inc_key, 'alert_count', 1)
+  redis.call('HSET', inc_key, 'updated_at', a.now)
+  local current = redis.call('HGET', inc_key, 'severity')
+  if tonumber(string.sub(a.severity, 4)) < tonumber(string.sub(current, 4)) then
+    redis.call('ZREM', open_index(current), key)
+    redis.call('ZADD', open_index(a.severity), expires, key)
+    local version = redis.call('HINCRBY', inc_key, 'version', 1)
+    redis.call('HSET', inc_key, 'severity', a.severity, 'escalation', a.escalation)
+    timeline(tl, a.now, 'severity_raised', current .. ' -> ' .. a.severity, a.cap)
+    change(changes, key, redis.call('HGET', inc_key, 'inc'), version, 'severity_raised', '')
+    outcome = 'raised'
+  else
+    redis.call('ZADD', open_index(current), expires, key)
+    timeline(tl, a.now, 'joined', a.fingerprint, a.cap)
+    outcome = 'joined'
+  end
+elseif live and redis.call('HEXISTS', alerts, a.fingerprint) == 1 then
+  redis.call('HSET', alerts, a.fingerprint, 'resolved')
+  redis.call('HSET', inc_key, 'updated_at', a.now)
+  local firing = 0
+  for _, s in ipairs(redis.call('HVALS', alerts)) do
+    if s == 'firing' then firing = firing + 1 end
+  end
+  if firing == 0 then
+    local current = redis.call('HGET', inc_key, 'severity')
+    local version = redis.call('HINCRBY', inc_key, 'version', 1)
+    redis.call('HSET', inc_key, 'status', 'resolved', 'resolved_at', a.now,
+      'resolved_by', 'source')
+    redis.call('ZREM', open_index(current), key)
+    timeline(tl, a.now, 'resolved', 'all alerts resolved at the source', a.cap)
+    change(changes, key, redis.call('HGET', inc_key, 'inc'), version, 'resolve', 'source')
+    outcome = 'resolved'
+  else
+    local text = a.fingerprint .. ' (' .. firing .. ' still firing)'
+    timeline(tl, a.now, 'alert_resolved', text, a.cap)
+    outcome = 'partial'
+  end
+else
+  return {'ignored', 0, '', ''}
+end
+
+keep({inc_key, alerts, tl, notified}, a.window)
+redis.call('ZADD', index, expires, key)
+local r = redis.call('HMGET', inc_key, 'version', 'severity', 'inc')
+return {outcome, tonumber(r[1]), r[2], r[3]}
+"""
+)
+
+# KEYS: inc, timeline, changes, open:SEV1..SEV4
+# ARGV: action (acknowledge | resolve | note), by, text, now, cap
+# Acknowledge needs an open incident, resolve an open or acknowledged one, a note any
+# live one. Returns the new version, or 0 when the incident is not in a state for it.
+OPERATE = (
+    _PRELUDE
+    + """
+local inc_key, tl, changes = KEYS[1], KEYS[2], KEYS[3]
+local action, by, text, now, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local status = redis.call('HGET', inc_key, 'status')
+local live = status == 'open' or status == 'acknowledged'
+if action == 'acknowledge' and status ~= 'open' then return 0 end
+if action ~= 'acknowledge' and not live then return 0 end
+local r = redis.call('HMGET', inc_key, 'key', 'inc', 'severity')
+local version = tonumber(redis.call('HGET', inc_key, 'version'))
+local line = by
+if text ~= '' then line = by .. ': ' .. text end
+if action == 'acknowledge' then
+  version = redis.call('HINCRBY', inc_key, 'version', 1)
+  redis.call('HSET', inc_key, 'status', 'acknowledged', 'lead', by, 'updated_at', now)
+  timeline(tl, now, 'acknowledged', line, cap)
+elseif action == 'resolve' then
+  version = redis.call('HINCRBY', inc_key, 'version', 1)
+  redis.call('HSET', inc_key, 'status', 'resolved', 'resolved_at', now, 'resolved_by', by,
+    'updated_at', now)
+  redis.call('ZREM', KEYS[3 + tonumber(string.sub(r[3], 4))], r[1])
+  timeline(tl, now, 'resolved', line, cap)
+else
+  timeline(tl, now, 'note', line, cap)
+end
+change(changes, r[1], r[2], version, action, by)
+return version
+"""
+)
+
+# KEYS: inc, timeline. ARGV: inc, version, step, now, cap, text
+# Claims escalation step `step` of incarnation `inc` at `version`: only while the incident
+# is open (not acknowledged or resolved), at that version, and not already past the step.
+CLAIM_STEP = (
+    _PRELUDE
+    + """
+local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'version', 'step')
+if r[1] ~= 'open' or r[2] ~= ARGV[1] or r[3] ~= ARGV[2] then return 0 end
+if tonumber(r[4]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'step', ARGV[3])
+timeline(KEYS[2], tonumber(ARGV[4]), 'escalated', ARGV[6], tonumber(ARGV[5]))
+return 1
+"""
+)
+
+# KEYS: inc. ARGV: inc, seq. Claims status-update reminder `seq` while the incarnation is
+# live; each reminder is sent once even when its job runs twice.
+CLAIM_REMINDER = """
+local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'reminder')
+if r[2] ~= ARGV[1] or (r[1] ~= 'open' and r[1] ~= 'acknowledged') then return 0 end
+if tonumber(r[3]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'reminder', ARGV[2])
+return 1
+"""
