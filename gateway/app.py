@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from alertgw import logs
+from alertgw.sentry import init_sentry, policy_secrets
 from gateway.auth import require_api_token
 from gateway.exceptions import GatewayError
 from gateway.handoff import Handoff
@@ -107,4 +109,8 @@ def _on_sighup(live: LivePolicy) -> None:
 
 def app_from_env() -> Starlette:
     """uvicorn's factory: `uvicorn --factory gateway.app:app_from_env`."""
-    return create_app(load_settings())
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    live = LivePolicy(settings.rules)
+    init_sentry(settings, "gateway", policy_secrets(live.current))
+    return create_app(settings, live)
