@@ -159,6 +159,10 @@ class FakeServer:
         """The normal answer to `request` (its `status` field is not set yet)."""
         raise NotImplementedError
 
+    def scripted_body(self, status: int) -> Any:
+        """The body a scripted `respond(status)` answers with, unless one was given."""
+        return {"status": status}
+
     def _serve(self, request: Recorded) -> Reply | None:
         step = self._next_step()
         if step.delay:
@@ -171,7 +175,8 @@ class FakeServer:
             headers = (
                 {} if step.retry_after is None else {"Retry-After": _seconds(step.retry_after)}
             )
-            reply = Reply(step.status, step.body if step.body is not None else reply.body, headers)
+            body = step.body if step.body is not None else self.scripted_body(step.status)
+            reply = Reply(step.status, body, headers)
         self._record(_answered(request, reply.status, reply.body))
         return reply
 
@@ -222,7 +227,10 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (its timeout): expected
 
         def _reset(self) -> None:
             # SO_LINGER 0 makes close() send a RST: the client sees "connection reset"

@@ -48,6 +48,20 @@ class FakePagerDuty(FakeServer):
             return self._change(request.body)
         return Reply(404, {"status": "not found"})
 
+    def scripted_body(self, status: int) -> Any:
+        if status == 429:
+            return {
+                "status": "throttle event",
+                "message": "Requests for this service are arriving too quickly.",
+            }
+        if status == 400:
+            return {
+                "status": "invalid event",
+                "message": "Event object is invalid",
+                "errors": ["scripted"],
+            }
+        return f"{status} server error" if status >= 500 else {"status": "error"}
+
     def _enqueue(self, event: Any) -> Reply:
         errors = _event_errors(event)
         if errors:
@@ -169,6 +183,15 @@ class FakeSlack(FakeServer):
         if request.path == "/api/chat.update":
             return self._update(body)
         return Reply(404, {"ok": False, "error": "unknown_method"})
+
+    def scripted_body(self, status: int) -> Any:
+        if status == 429:
+            return {"ok": False, "error": "ratelimited"}
+        return f"{status} error" if status >= 500 else {"ok": False, "error": "invalid_request"}
+
+    def fail(self, error: str, *, times: int = 1) -> None:
+        """Answer the next `times` Web API calls with HTTP 200 `{"ok": false, "error": error}`."""
+        self.respond(200, body={"ok": False, "error": error}, times=times)
 
     def _post(self, body: dict[str, Any]) -> Reply:
         channel = str(body.get("channel", ""))

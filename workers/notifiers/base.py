@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import ClassVar, Literal, Protocol
 
 from gateway.models import Link, Severity
@@ -73,6 +74,7 @@ class Receipt:
 
     channel: str
     thread: ThreadRef | None = None  # set when a Slack root message was posted
+    sent: bool = True  # False: the action is not one this vendor takes (nothing was sent)
 
 
 class NotifierError(Exception):
@@ -101,3 +103,20 @@ class Notifier(Protocol):
 
     def send(self, notification: Notification) -> Receipt:
         """Deliver, or raise RetryableError / PermanentError."""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date (RFC 9110)."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - (now or datetime.now(UTC))).total_seconds(), 0.0)
