@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.models import Level, Severity
+from gateway.models import Alert, Level, Severity
 
 # PagerDuty caps dedup_key at 255 characters; an incident key is used as one.
 MAX_INCIDENT_KEY = 255
@@ -138,7 +138,22 @@ class Rule:
     continue_: bool = False
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(m.matches(labels) for m in self.matchers)
+        # a plain loop: this runs for every rule on every alert, and all() over a
+        # generator costs several times more per rule
+        for matcher in self.matchers:  # noqa: SIM110 - see above
+            if not matcher.matches(labels):
+                return False
+        return True
+
+    def classification(self, labels: Mapping[str, str], fingerprint: str) -> Classification:
+        """What this rule decides for an alert it matched."""
+        return Classification(
+            severity=self.severity,
+            rule=self.name,
+            escalation=self.escalation,
+            incident_key=incident_key(self.name, self.group_by, labels, fingerprint),
+            group_by=self.group_by,
+        )
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,18 @@ class InhibitRule:
     source_matchers: tuple[Matcher, ...]
     target_matchers: tuple[Matcher, ...]
     equal: tuple[str, ...] = ()
+
+    def inhibits(self, source: Mapping[str, str], target: Mapping[str, str]) -> bool:
+        """Whether an alert labelled `source` mutes one labelled `target`.
+
+        Both label sets include `severity`; a label in `equal` missing from both counts
+        as equal (the empty string), as in Alertmanager.
+        """
+        return (
+            all(m.matches(source) for m in self.source_matchers)
+            and all(m.matches(target) for m in self.target_matchers)
+            and all(source.get(name, "") == target.get(name, "") for name in self.equal)
+        )
 
 
 class Classification(BaseModel):
@@ -179,6 +206,20 @@ class Policy:
     inhibit: tuple[InhibitRule, ...] = ()
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+
+    def classify(self, alert: Alert) -> list[Classification]:
+        """The rules that match `alert`, in order: the first match, plus the matches after
+        each `continue: true` rule; the default rule when none matches."""
+        labels = alert.labels
+        found: list[Classification] = []
+        for rule in self.rules:
+            if rule.matches(labels):
+                found.append(rule.classification(labels, alert.fingerprint))
+                if not rule.continue_:
+                    return found
+        if not found:
+            found.append(self.default.classification(labels, alert.fingerprint))
+        return found
 
 
 def incident_key(

@@ -1,0 +1,192 @@
+"""The rule file's schema (SPEC §6), as pydantic models that forbid unknown keys.
+
+Values that have a syntax of their own (matchers, durations, time interval fields) are
+parsed here, so a bad one is reported at its own position; names that refer to other
+sections are checked by the loader once every file is read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
+
+from gateway.models import Level, Severity
+from gateway.rules import intervals
+from gateway.rules.durations import parse_duration
+from gateway.rules.intervals import Range
+from gateway.rules.matchers import LABEL_NAME, LabelMatcher, parse_matcher
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_LABEL = re.compile(LABEL_NAME)
+
+
+def _duration(value: Any) -> timedelta:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration such as 5m, got {value!r}")
+    return parse_duration(value)
+
+
+def _matcher(value: Any) -> LabelMatcher:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a matcher string such as 'service=\"checkout\"', got {value!r}")
+    return parse_matcher(value)
+
+
+def _location(value: Any) -> ZoneInfo:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time zone name such as Europe/Berlin, got {value!r}")
+    return intervals.parse_location(value)
+
+
+def _name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"invalid name {value!r}: use letters, digits, '_', '.' and '-'")
+    return value
+
+
+def _label(value: str) -> str:
+    if not _LABEL.fullmatch(value):
+        raise ValueError(f"invalid label name {value!r}")
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("the list repeats a name")
+    return values
+
+
+def _field(parse: Any) -> Any:
+    """A validator for one time interval field: strings, or plain numbers YAML made ints."""
+
+    def check(value: Any) -> Range:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError(f"expected a string such as 'monday:friday', got {value!r}")
+        result: Range = parse(value)
+        return result
+
+    return PlainValidator(check)
+
+
+Duration = Annotated[timedelta, PlainValidator(_duration)]
+Matcher = Annotated[LabelMatcher, PlainValidator(_matcher)]
+Name = Annotated[str, AfterValidator(_name)]
+LabelName = Annotated[str, AfterValidator(_label)]
+GroupBy = Annotated[list[LabelName], AfterValidator(_unique)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; values are read once and never changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class SeverityModel(Strict):
+    pagerduty_severity: Level
+    update_every: Duration | None = None
+
+
+class PagerDutyModel(Strict):
+    routing_key: str
+
+
+class SlackModel(Strict):
+    channel: str | None = None
+    webhook_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Self:
+        if (self.channel is None) == (self.webhook_url is None):
+            raise ValueError("give exactly one of channel (Web API) or webhook_url")
+        return self
+
+
+class TargetModel(Strict):
+    pagerduty: PagerDutyModel | None = None
+    slack: SlackModel | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.pagerduty is None) == (self.slack is None):
+            raise ValueError("a target is exactly one of pagerduty or slack")
+        return self
+
+
+class StepModel(Strict):
+    notify: Annotated[list[Name], Field(min_length=1)]
+    wait: Duration | None = None
+    severities: list[Severity] | None = None
+    during: str | None = None
+
+
+class EscalationModel(Strict):
+    steps: Annotated[list[StepModel], Field(min_length=1)]
+    repeat: Annotated[int, Field(ge=0)] = 0
+
+
+class TimesModel(Strict):
+    start_time: str
+    end_time: str
+
+    @property
+    def range(self) -> Range:
+        return intervals.parse_times(self.start_time, self.end_time)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Self:
+        self.range  # noqa: B018 - raises IntervalError (a ValueError) when invalid
+        return self
+
+
+class PeriodModel(Strict):
+    times: list[TimesModel] | None = None
+    weekdays: list[Annotated[Range, _field(intervals.parse_weekdays)]] | None = None
+    days_of_month: list[Annotated[Range, _field(intervals.parse_days_of_month)]] | None = None
+    months: list[Annotated[Range, _field(intervals.parse_months)]] | None = None
+    years: list[Annotated[Range, _field(intervals.parse_years)]] | None = None
+    location: Annotated[ZoneInfo, PlainValidator(_location)] | None = None
+
+
+class RuleModel(Strict):
+    name: Name
+    matchers: list[Matcher] = Field(default_factory=list)
+    severity: Severity
+    escalation: str
+    group_by: GroupBy = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class DefaultModel(Strict):
+    severity: Severity
+    escalation: str
+    group_by: GroupBy = Field(default_factory=list)
+
+
+class DedupeModel(Strict):
+    window: Duration
+
+
+class InhibitModel(Strict):
+    source_matchers: Annotated[list[Matcher], Field(min_length=1)]
+    target_matchers: Annotated[list[Matcher], Field(min_length=1)]
+    equal: GroupBy = Field(default_factory=list)
+
+
+class FileModel(Strict):
+    """One rule file. In a directory, sections merge as `gateway.rules.loader` says."""
+
+    version: Literal[1]
+    severities: dict[Severity, SeverityModel] | None = None
+    targets: dict[Name, TargetModel] = Field(default_factory=dict)
+    escalations: dict[Name, EscalationModel] = Field(default_factory=dict)
+    time_intervals: dict[Name, Annotated[list[PeriodModel], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
+    rules: list[RuleModel] = Field(default_factory=list)
+    default: DefaultModel | None = None
+    dedupe: DedupeModel | None = None
+    inhibit: list[InhibitModel] = Field(default_factory=list)
