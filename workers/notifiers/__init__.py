@@ -1,0 +1,21 @@
+"""Notifiers: one module per vendor behind the `Notifier` Protocol in `base`."""
+
+from __future__ import annotations
+
+import redis
+
+from gateway.settings import Settings
+from workers.notifiers.base import Notifier
+from workers.notifiers.pagerduty import PagerDutyNotifier
+from workers.notifiers.slack import SlackNotifier
+
+__all__ = ["PagerDutyNotifier", "SlackNotifier", "build_notifiers"]
+
+
+def build_notifiers(settings: Settings, redis: redis.Redis) -> list[Notifier]:
+    """The live notifiers for `settings` (PagerDuty, Slack); first `handles` match wins."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return [
+        PagerDutyNotifier(str(settings.pagerduty_events_url), redis, settings.redis_prefix),
+        SlackNotifier(str(settings.slack_api_url), token),
+    ]

@@ -47,6 +47,7 @@ class IncidentView:
     alert_count: int = 1
     opened_at: datetime | None = None
     received_at: datetime | None = None  # when the first alert arrived (latency metric)
+    version: int = 0  # the incident's fencing version: Slack block ids change with it
 
 
 @dataclass(frozen=True)
