@@ -60,6 +60,7 @@ class Incident:
     lead: str | None
     alert_count: int
     step: int
+    reminder: int
     thread: tuple[str, str] | None
     resolved_at: datetime | None
     resolved_by: str | None
@@ -308,6 +309,7 @@ def _incident(raw: Mapping[Any, Any]) -> Incident:
         lead=_text(r, "lead"),
         alert_count=int(r["alert_count"]),
         step=int(r["step"]),
+        reminder=int(r["reminder"]),
         thread=thread,
         resolved_at=_moment(r["resolved_at"]) if r.get("resolved_at") else None,
         resolved_by=_text(r, "resolved_by"),

@@ -25,9 +25,9 @@ local function timeline(key, at, kind, text, cap)
   redis.call('RPUSH', key, cjson.encode({at = at, kind = kind, text = text}))
   redis.call('LTRIM', key, -cap, -1)
 end
-local function change(stream, key, inc, version, action, by)
-  redis.call('XADD', stream, 'MAXLEN', '~', 100000, '*',
-    'key', key, 'inc', inc, 'version', version, 'action', action, 'by', by)
+local function change(stream, key, inc, version, action, by, text)
+  redis.call('XADD', stream, 'MAXLEN', '~', 100000, '*', 'key', key, 'inc', inc,
+    'version', version, 'action', action, 'by', by, 'text', text or '')
 end
 local function keep(keys, seconds)
   for _, k in ipairs(keys) do redis.call('EXPIRE', k, seconds) end
@@ -155,7 +155,7 @@ elseif action == 'resolve' then
 else
   timeline(tl, now, 'note', line, cap)
 end
-change(changes, r[1], r[2], version, action, by)
+change(changes, r[1], r[2], version, action, by, text)
 return version
 """
 )

@@ -1,0 +1,99 @@
+"""A worker context on the test's Redis and key prefix, with recording notifiers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from gateway.rules.model import Policy
+from gateway.settings import Settings
+from tests.workers.helpers import Clock, Recorder, SlackRecorder, policy
+from workers import context
+from workers.context import Context
+from workers.intake import Intake
+
+
+@dataclass
+class Harness:
+    """A worker in the test process: intake, queued and scheduled jobs run on demand."""
+
+    ctx: Context
+    clock: Clock
+    pagerduty: Recorder
+    slack: SlackRecorder
+    intake: Intake
+
+    def run_queued(self) -> int:
+        """Run every job waiting in the queue (and those they enqueue); returns how many."""
+        ran = 0
+        while job_ids := self.ctx.queue.get_job_ids():
+            for job_id in job_ids:
+                self.ctx.queue.remove(job_id)
+                self._run(job_id)
+                ran += 1
+        return ran
+
+    def run_due(self) -> int:
+        """Dispatch waiting work, then run jobs scheduled up to the clock's now, in order."""
+        self.intake.drain()
+        ran = self.run_queued()
+        registry = ScheduledJobRegistry(queue=self.ctx.queue)
+        while True:
+            due = self.ctx.redis.zrangebyscore(
+                registry.key, "-inf", self.clock.now.timestamp(), start=0, num=1
+            )
+            if not due:
+                return ran
+            self.ctx.redis.zrem(registry.key, due[0])
+            self._run(due[0].decode())
+            ran += 1 + self.run_queued()
+
+    def scheduled(self) -> list[tuple[float, str, list[object]]]:
+        """(seconds after now, function name, args) of every scheduled job."""
+        registry = ScheduledJobRegistry(queue=self.ctx.queue)
+        rows = self.ctx.redis.zrange(registry.key, 0, -1, withscores=True)
+        result = []
+        for job_id, score in rows:
+            job = Job.fetch(job_id.decode(), connection=self.ctx.redis)
+            name = job.func_name.rsplit(".", 1)[-1]
+            result.append((score - self.clock.now.timestamp(), name, list(job.args)))
+        return result
+
+    def _run(self, job_id: str) -> None:
+        job = Job.fetch(job_id, connection=self.ctx.redis)
+        job.func(*job.args, **job.kwargs)
+        job.delete()
+
+
+def make_harness(
+    client: redis.Redis, prefix: str, rules: Policy | None = None, delivery: str = "live"
+) -> Harness:
+    clock = Clock()
+    pagerduty, slack = Recorder(), SlackRecorder()
+    settings = Settings(redis_prefix=prefix, delivery=delivery)  # type: ignore[arg-type]
+    active = rules or policy()
+    ctx = Context(settings, client, lambda: active, [pagerduty, slack], clock=clock)
+    context.install(ctx)
+    intake = Intake(ctx, "test-consumer", block_ms=10, claim_every=0)
+    intake.ensure_groups()
+    return Harness(ctx, clock, pagerduty, slack, intake)
+
+
+@pytest.fixture
+def harness(redis_client: redis.Redis, key_prefix: str) -> Iterator[Harness]:
+    h = make_harness(redis_client, key_prefix)
+    yield h
+    _forget_jobs(h)
+
+
+def _forget_jobs(h: Harness) -> None:
+    # RQ keeps its own keys under `rq:`; drop the ones of this test's queue
+    registry = ScheduledJobRegistry(queue=h.ctx.queue)
+    for job_id in [*h.ctx.queue.get_job_ids(), *registry.get_job_ids()]:
+        h.ctx.redis.delete(f"rq:job:{job_id}")
+    h.ctx.redis.delete(h.ctx.queue.key, registry.key)

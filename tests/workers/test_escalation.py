@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from gateway.rules.model import InhibitRule
+from tests.workers.helpers import T0, Equal, policy
+from workers import escalation
+from workers.incidents import Incident
+
+
+def incident(key: str = "k", severity: str = "SEV3", **labels: str) -> Incident:
+    return Incident(
+        key=key,
+        inc="1-0",
+        version=1,
+        status="open",
+        severity=severity,  # type: ignore[arg-type]
+        rule="r",
+        escalation="standard",
+        title="t",
+        summary="",
+        service=None,
+        environment=None,
+        source="alertmanager",
+        labels=labels,
+        links=(),
+        opened_at=T0,
+        received_at=T0,
+        updated_at=T0,
+        lead=None,
+        alert_count=1,
+        step=-1,
+        reminder=0,
+        thread=None,
+        resolved_at=None,
+        resolved_by=None,
+    )
+
+
+def test_plan_skips_steps_for_other_severities_and_repeats():
+    rules = policy(repeat=1)
+    sev1 = escalation.plan(rules, incident(severity="SEV1"))
+    sev2 = escalation.plan(rules, incident(severity="SEV2"))
+    assert [s.notify for s in sev2[:3]] == [("oncall", "incidents"), ("eng-lead",), ("cto",)]
+    assert len(sev1) == 8
+    assert len(sev2) == 6
+    assert sev2[3].after == timedelta(minutes=50)  # the second round starts after cto's wait
+    assert escalation.plan(rules, replace(incident(), escalation="gone")) == []
+
+
+def test_delay_after_and_reached():
+    steps = escalation.plan(policy(), incident(severity="SEV1"))
+    assert escalation.delay_after(steps, 0) == timedelta(minutes=5)
+    assert escalation.delay_after(steps, 2) == timedelta(minutes=30)
+    assert escalation.delay_after(steps, 3) is None
+    assert escalation.reached(steps, timedelta(0)) == 0
+    assert escalation.reached(steps, timedelta(minutes=19)) == 1
+    assert escalation.reached(steps, timedelta(minutes=20)) == 2
+    assert escalation.reached(steps, timedelta(hours=3)) == 3
+
+
+def test_during_defers_to_the_next_start_of_the_interval():
+    rules = policy()
+    step = rules.escalations["business"].plan("SEV3")[1]
+    evening = T0.replace(hour=18, minute=20)
+    assert escalation.deferred_until(rules, step, evening) == (T0 + timedelta(days=1)).replace(
+        hour=9
+    )
+    assert escalation.deferred_until(rules, step, T0.replace(hour=11)) is None
+    first = rules.escalations["business"].plan("SEV3")[0]
+    assert escalation.deferred_until(rules, first, evening) is None
+
+
+def test_inhibition_needs_matching_source_target_and_equal_labels():
+    rule = InhibitRule((Equal("severity", "SEV1"),), (Equal("severity", "SEV3"),), ("service",))
+    rules = policy(inhibit=(rule,))
+    muted = incident("small", "SEV3", service="checkout")
+    big = incident("big", "SEV1", service="checkout")
+    elsewhere = incident("other", "SEV1", service="search")
+    assert escalation.inhibitor(rules, muted, [muted, big]) == big
+    assert escalation.inhibitor(rules, muted, [elsewhere]) is None
+    assert escalation.inhibitor(rules, muted, [replace(big, status="resolved")]) is None
+    assert escalation.inhibitor(rules, big, [muted]) is None
+    assert escalation.inhibitor(policy(), muted, [big]) is None
+
+
+def test_step_deliveries_page_new_targets_and_note_the_thread():
+    rules = policy()
+    steps = escalation.plan(rules, incident(severity="SEV1"))
+    first = escalation.step_deliveries(rules, steps[0], set(), 4)
+    assert [(d.target, d.action) for d in first] == [
+        ("oncall", "trigger"),
+        ("incidents", "trigger"),
+    ]
+    second = escalation.step_deliveries(rules, steps[1], {"oncall", "incidents"}, 4)
+    assert [(d.target, d.action) for d in second] == [
+        ("eng-lead", "trigger"),
+        ("incidents", "escalate"),
+    ]
+    assert second[0].text == "Escalated to eng-lead (step 2 of 4)"
+    again = escalation.step_deliveries(rules, steps[0], {"oncall", "incidents"}, 4)
+    assert {d.action for d in again} == {"escalate"}
+
+
+def test_updates_go_to_slack_and_everyone_to_all():
+    rules = policy()
+    told = {"oncall", "incidents", "eng-lead"}
+    assert [d.target for d in escalation.updates(rules, told, "note", "x")] == ["incidents"]
+    assert [d.target for d in escalation.everyone(told, "resolve", "x")] == [
+        "eng-lead",
+        "incidents",
+        "oncall",
+    ]

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from gateway.rules.model import InhibitRule
+from tests.workers.conftest import Harness, make_harness
+from tests.workers.helpers import Equal, entry, hand_off, policy, retryable
+from workers import jobs
+from workers.notifiers.base import PermanentError
+
+KEY = "checkout-down:service=checkout"
+
+
+def kinds(h: Harness, key: str = KEY) -> list[str]:
+    return [t.kind for t in h.ctx.store.timeline(key)]
+
+
+def test_new_incident_pages_step_one_and_schedules_step_two(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    assert harness.slack.actions() == [("trigger", "incidents")]
+    sent = harness.pagerduty.sent[0]
+    assert sent.incident.key == KEY
+    assert sent.incident.pagerduty_severity == "critical"
+    incident = harness.ctx.store.get(KEY)
+    assert incident is not None
+    assert incident.thread == ("C1", "1.000")
+    assert harness.ctx.store.notified(KEY) == {"oncall", "incidents"}
+    assert sorted((round(s), name) for s, name, _ in harness.scheduled()) == [
+        (300, "run_step"),
+        (900, "remind"),
+    ]
+    assert kinds(harness)[:2] == ["opened", "escalated"]
+
+
+def test_duplicates_page_once(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, *[entry() for _ in range(50)])
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    incident = harness.ctx.store.get(KEY)
+    assert incident is not None
+    assert incident.alert_count == 50
+
+
+def test_escalates_through_steps_until_acknowledged(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    harness.clock.advance(timedelta(minutes=5))
+    harness.run_due()
+    assert harness.pagerduty.actions()[-1] == ("trigger", "eng-lead")
+    assert harness.slack.sent[-1].action == "escalate"
+    assert harness.slack.sent[-1].thread is not None
+    harness.clock.advance(timedelta(minutes=15))
+    harness.run_due()
+    assert harness.pagerduty.actions()[-1] == ("trigger", "cto")
+    harness.ctx.store.acknowledge(KEY, "jane", "on it", harness.clock.now)
+    harness.run_due()
+    acks = [a for a in harness.pagerduty.actions() if a[0] == "acknowledge"]
+    assert sorted(acks) == [
+        ("acknowledge", "cto"),
+        ("acknowledge", "eng-lead"),
+        ("acknowledge", "oncall"),
+    ]
+    assert harness.slack.sent[-1].text == "Acknowledged by jane: on it"
+    assert harness.slack.sent[-1].incident.lead == "jane"
+    harness.clock.advance(timedelta(hours=2))
+    harness.run_due()
+    assert ("trigger", "ceo") not in harness.pagerduty.actions()
+
+
+def test_resolve_at_the_source_resolves_everything_triggered(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(), entry(fingerprint="am:2"))
+    harness.run_due()
+    harness.clock.advance(timedelta(minutes=6))
+    harness.run_due()
+    hand_off(
+        harness.ctx.redis,
+        harness.ctx.prefix,
+        entry(status="resolved"),
+        entry(fingerprint="am:2", status="resolved"),
+    )
+    harness.run_due()
+    resolves = sorted(a for a in harness.pagerduty.actions() if a[0] == "resolve")
+    assert resolves == [("resolve", "eng-lead"), ("resolve", "oncall")]
+    assert harness.slack.sent[-1].action == "resolve"
+    harness.clock.advance(timedelta(hours=1))
+    before = len(harness.pagerduty.sent) + len(harness.slack.sent)
+    harness.run_due()
+    assert len(harness.pagerduty.sent) + len(harness.slack.sent) == before
+
+
+def test_severity_raised_escalates_from_the_step_it_would_have_reached(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(severity="SEV3"))
+    harness.intake.drain()
+    harness.run_queued()  # step 1 only; the later steps are left scheduled
+    harness.clock.advance(timedelta(minutes=25))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(fingerprint="am:2", severity="SEV1"))
+    harness.intake.drain()
+    harness.run_queued()
+    assert harness.pagerduty.actions() == [("trigger", "oncall"), ("trigger", "cto")]
+    assert [n.action for n in harness.slack.sent][-2:] == ["severity_raised", "escalate"]
+    assert harness.slack.sent[-2].incident.severity == "SEV1"
+    assert kinds(harness).count("severity_raised") == 1
+    harness.clock.advance(timedelta(minutes=30))
+    harness.run_due()
+    # the SEV3 step 2 scheduled before the raise is stale; the SEV1 path ends at the CEO
+    assert harness.pagerduty.actions()[2:] == [("trigger", "ceo")]
+
+
+def test_during_step_is_deferred_to_the_interval_and_cancelled_by_ack(harness: Harness):
+    harness.clock.now = harness.clock.now.replace(hour=17, minute=50)
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(severity="SEV3", escalation="business"))
+    harness.run_due()
+    harness.clock.advance(timedelta(minutes=30))  # 18:20, outside business hours
+    harness.run_due()
+    assert harness.pagerduty.actions() == []
+    assert harness.slack.sent[-1].action == "note"
+    assert "deferred until" in harness.slack.sent[-1].text
+    assert [round(s) for s, name, _ in harness.scheduled() if name == "run_step"] == [
+        14 * 3600 + 2400
+    ]
+    harness.clock.advance(timedelta(hours=14, minutes=40))  # 09:00 next day
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+
+
+def test_deferred_step_does_nothing_after_an_acknowledgement(harness: Harness):
+    harness.clock.now = harness.clock.now.replace(hour=17, minute=50)
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(severity="SEV3", escalation="business"))
+    harness.run_due()
+    harness.clock.advance(timedelta(minutes=30))
+    harness.run_due()
+    harness.ctx.store.acknowledge(KEY, "jane", "", harness.clock.now)
+    harness.clock.advance(timedelta(hours=15))
+    harness.run_due()
+    assert harness.pagerduty.actions() == []
+
+
+def test_status_update_reminders_while_live(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(severity="SEV2"))
+    harness.run_due()
+    harness.ctx.store.acknowledge(KEY, "jane", "", harness.clock.now)
+    for _ in range(2):
+        harness.clock.advance(timedelta(minutes=30))
+        harness.run_due()
+    reminders = [n for n in harness.slack.sent if n.action == "status_update_due"]
+    assert [n.text for n in reminders] == ["Status update due (SEV2: every 30m)"] * 2
+    harness.ctx.store.resolve(KEY, "jane", "", harness.clock.now)
+    harness.clock.advance(timedelta(minutes=30))
+    harness.run_due()
+    assert len([n for n in harness.slack.sent if n.action == "status_update_due"]) == 2
+
+
+def test_retryable_failure_is_retried_after_retry_after(harness: Harness):
+    harness.pagerduty.failures.append(retryable(after=7))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    assert harness.pagerduty.sent == []
+    retries = [(s, args) for s, name, args in harness.scheduled() if name == "deliver"]
+    assert len(retries) == 1
+    assert retries[0][0] >= 7
+    assert retries[0][1][2] == [
+        ["oncall", "trigger", "Escalated to oncall, incidents (step 1 of 4)"]
+    ]
+    harness.clock.advance(timedelta(seconds=retries[0][0]))
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    assert harness.slack.actions() == [("trigger", "incidents")]  # sent once, not retried
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after(harness: Harness):
+    delays = [jobs.backoff(harness.ctx, n, 0).total_seconds() for n in range(10)]
+    assert 1 <= delays[0] <= 2
+    assert 8 <= delays[3] <= 16
+    assert delays[9] <= 300
+    assert jobs.backoff(harness.ctx, 0, 60).total_seconds() == 60
+
+
+def test_permanent_failure_and_exhausted_retries_are_dead_lettered(harness: Harness):
+    harness.pagerduty.failures.append(PermanentError("HTTP 400: invalid routing key"))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    letters = harness.ctx.dead_letters.list()
+    assert [(d.incident, d.args[2][0][:2]) for d in letters] == [(KEY, ["oncall", "trigger"])]
+    assert letters[0].error == "permanent: HTTP 400: invalid routing key"
+    harness.ctx.max_attempts = 2
+    harness.pagerduty.failures += [retryable(), retryable()]
+    jobs.deliver(KEY, "manual", [["eng-lead", "trigger", ""]])
+    harness.clock.advance(timedelta(minutes=5))
+    harness.run_due()
+    assert harness.ctx.dead_letters.count() == 2
+    assert harness.ctx.dead_letters.list()[1].error == "out of retries: HTTP 429"
+
+
+def test_a_rerun_job_does_not_send_again(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    incident = harness.ctx.store.get(KEY)
+    assert incident is not None
+    tag = f"{incident.inc}:step:0"
+    jobs.deliver(KEY, tag, [["oncall", "trigger", "x"], ["incidents", "trigger", "x"]])
+    assert len(harness.pagerduty.sent) == 1
+    assert len(harness.slack.sent) == 1
+
+
+def test_inhibited_incident_is_not_paged(redis_client, key_prefix):
+    rule = InhibitRule((Equal("severity", "SEV1"),), (Equal("severity", "SEV3"),), ("service",))
+    h = make_harness(redis_client, key_prefix, policy(inhibit=(rule,)))
+    hand_off(h.ctx.redis, h.ctx.prefix, entry())
+    h.run_due()
+    hand_off(h.ctx.redis, h.ctx.prefix, entry(fingerprint="am:7", severity="SEV3", key="small"))
+    h.run_due()
+    assert [n.incident.key for n in h.pagerduty.sent] == [KEY]
+    assert "inhibited" in kinds(h, "small")
+
+
+def test_dry_run_records_instead_of_sending(redis_client, key_prefix):
+    h = make_harness(redis_client, key_prefix, delivery="dry-run")
+    hand_off(h.ctx.redis, h.ctx.prefix, entry())
+    h.run_due()
+    assert h.pagerduty.sent == []
+    assert h.slack.sent == []
+    lines = [t.text for t in h.ctx.store.timeline(KEY) if t.kind == "dry_run"]
+    assert lines[0].startswith("would send trigger to oncall (pagerduty)")
+    assert "rk-oncall" not in " ".join(lines)
+    assert lines[1].startswith("would send trigger to incidents (slack #incidents)")
+
+
+def test_unconfigured_target_is_skipped_with_a_timeline_entry(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(severity="SEV4", escalation="chat-only"))
+    harness.run_due()
+    assert harness.slack.actions() == [("trigger", "incidents")]
+    skipped = [t.text for t in harness.ctx.store.timeline(KEY) if t.kind == "skipped"]
+    assert skipped == ["skipped trigger to unset: its credential is empty"]
+
+
+def test_forgotten_incident_ends_its_escalation(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    harness.ctx.redis.delete(harness.ctx.store.key_of(KEY))  # the dedupe window passed
+    harness.clock.advance(timedelta(minutes=5))
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]

@@ -1,0 +1,94 @@
+"""What a worker process runs with: settings, Redis, the policy, notifiers, a clock.
+
+RQ calls job functions by name with plain arguments, so the objects a job needs live in
+one process-wide Context, installed once by the runner (or by a test, with a fake clock
+and recording notifiers).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from rq import Queue
+
+from gateway.rules.model import Policy, Target
+from gateway.settings import Settings
+from workers.deadletters import DeadLetters
+from workers.dryrun import DryRunNotifier
+from workers.incidents import IncidentStore
+from workers.notifiers.base import Notifier
+
+# A delivery job that keeps failing is retried this many times, then dead-lettered.
+MAX_ATTEMPTS = 8
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def queue_name(prefix: str) -> str:
+    """The RQ queue of notification jobs; under the key prefix like every other key."""
+    return f"{prefix}notify"
+
+
+@dataclass
+class Context:
+    """Everything a job or the intake loop needs, built once per process."""
+
+    settings: Settings
+    redis: redis.Redis
+    policy_source: Callable[[], Policy]
+    notifiers: Sequence[Notifier]
+    clock: Callable[[], datetime] = utc_now
+    rng: random.Random = field(default_factory=random.Random)
+    max_attempts: int = MAX_ATTEMPTS
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.redis_prefix
+
+    @property
+    def policy(self) -> Policy:
+        return self.policy_source()
+
+    @property
+    def store(self) -> IncidentStore:
+        return IncidentStore(self.redis, self.prefix, self.policy.dedupe_window)
+
+    @property
+    def queue(self) -> Queue:
+        return Queue(queue_name(self.prefix), connection=self.redis)
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.redis, self.prefix)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.settings.delivery == "dry-run"
+
+    def notifier_for(self, target: Target) -> Notifier | None:
+        """The notifier that delivers to `target`; in dry-run, the recorder."""
+        if self.dry_run:
+            return DryRunNotifier(self.store, self.clock)
+        return next((n for n in self.notifiers if n.handles(target)), None)
+
+
+_current: Context | None = None
+
+
+def install(context: Context) -> None:
+    """Make `context` the one job functions use in this process."""
+    global _current
+    _current = context
+
+
+def current() -> Context:
+    """The installed context; job functions call this first."""
+    if _current is None:
+        raise RuntimeError("no worker context installed (workers.context.install)")
+    return _current

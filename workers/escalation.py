@@ -1,0 +1,114 @@
+"""Which escalation step fires when, and who hears about it. Pure: no Redis, no clock.
+
+Steps are indexed in the incident's current plan (`Escalation.plan(severity)`): step 0
+fires when the incident opens, step i+1 fires the previous step's `wait` after step i
+actually fired (so a step deferred by `during` also delays the ones after it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.rules.model import PlannedStep, Policy
+from workers.incidents import Incident
+from workers.notifiers.base import Action
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification to send: to target `target` (a policy name), saying `action`."""
+
+    target: str
+    action: Action
+    text: str = ""
+
+
+def plan(policy: Policy, incident: Incident) -> list[PlannedStep]:
+    """The incident's escalation path for its current severity ([] if the path is gone)."""
+    escalation = policy.escalations.get(incident.escalation)
+    return escalation.plan(incident.severity) if escalation else []
+
+
+def delay_after(steps: list[PlannedStep], index: int) -> timedelta | None:
+    """How long after step `index` fires the next one is due; None after the last."""
+    if index + 1 >= len(steps):
+        return None
+    return steps[index + 1].after - steps[index].after
+
+
+def reached(steps: list[PlannedStep], elapsed: timedelta) -> int:
+    """The step an incident open for `elapsed` would have reached on this path."""
+    return max((s.index for s in steps if s.after <= elapsed), default=0)
+
+
+def deferred_until(policy: Policy, step: PlannedStep, now: datetime) -> datetime | None:
+    """When a `during` step due now must wait for its interval; None if it may fire now.
+
+    An interval that never starts again defers forever: `datetime.max` (UTC) stands for it.
+    """
+    if step.during is None:
+        return None
+    interval = policy.time_intervals.get(step.during)
+    if interval is None or interval.contains(now):
+        return None
+    start = interval.next_start(now)
+    return start if start is not None else datetime.max.replace(tzinfo=now.tzinfo)
+
+
+def inhibitor(policy: Policy, incident: Incident, others: Iterable[Incident]) -> Incident | None:
+    """An open incident that mutes this one under the policy's inhibit rules, if any.
+
+    Alertmanager semantics: a source incident matching `source_matchers` mutes a target
+    matching `target_matchers` when both carry equal values for every `equal` label.
+    Matchers see the incident's labels plus `severity`.
+    """
+    mine = _labels(incident)
+    for rule in policy.inhibit:
+        if not all(m.matches(mine) for m in rule.target_matchers):
+            continue
+        for other in others:
+            if other.key == incident.key or other.status == "resolved":
+                continue
+            theirs = _labels(other)
+            if all(m.matches(theirs) for m in rule.source_matchers) and all(
+                theirs.get(name, "") == mine.get(name, "") for name in rule.equal
+            ):
+                return other
+    return None
+
+
+def step_deliveries(
+    policy: Policy, step: PlannedStep, notified: set[str], total: int
+) -> list[Delivery]:
+    """What firing `step` sends: a page to each of its targets, a thread note elsewhere.
+
+    A target hears `trigger` the first time and `escalate` after (a repeat of the path);
+    Slack channels already told about the incident get an "escalated" reply in the thread.
+    """
+    text = f"Escalated to {', '.join(step.notify)} (step {step.index + 1} of {total})"
+    deliveries = [
+        Delivery(name, "escalate" if name in notified else "trigger", text) for name in step.notify
+    ]
+    if step.index > 0:
+        deliveries += updates(policy, notified - set(step.notify), "escalate", text)
+    return deliveries
+
+
+def updates(policy: Policy, notified: Iterable[str], action: Action, text: str) -> list[Delivery]:
+    """A thread update for every notified Slack target (PagerDuty takes no chatter)."""
+    return [
+        Delivery(name, action, text)
+        for name in sorted(notified)
+        if (target := policy.targets.get(name)) is not None and target.slack is not None
+    ]
+
+
+def everyone(notified: Iterable[str], action: Action, text: str) -> list[Delivery]:
+    """The same action to every target told about the incident (acknowledge, resolve)."""
+    return [Delivery(name, action, text) for name in sorted(notified)]
+
+
+def _labels(incident: Incident) -> dict[str, str]:
+    return {**incident.labels, "severity": incident.severity}

@@ -1,0 +1,246 @@
+"""RQ jobs: one per incident state change, escalation step or reminder, plus retries.
+
+Job ids are deterministic and enqueued with `unique=True`, so the dispatcher replaying a
+change, or two workers scheduling the same step, make one job. Each job re-reads the
+incident and does nothing when it is stale (other incarnation, version moved on,
+acknowledged, resolved). Delivery failures are retried by scheduling a `deliver` job
+with jittered exponential backoff that honours the vendor's Retry-After; RQ's own Retry
+is kept only for jobs that die mid-run (a killed worker), which RQ re-runs once it
+notices (see workers.runner for how soon).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from rq import Retry
+from rq.exceptions import DuplicateJobError
+
+from alertgw import metrics
+from workers import escalation
+from workers.context import Context, current
+from workers.delivery import send_all
+from workers.escalation import Delivery
+from workers.incidents import Incident
+from workers.notifiers.base import Action, PermanentError, RetryableError
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_SECONDS = 20  # a vendor call times out well before this
+ABANDONED_RETRIES = 3  # re-runs of a job whose worker died mid-run
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+
+
+def schedule(
+    ctx: Context, at: datetime | None, func: Callable[..., None], args: list[Any], job_id: str
+) -> bool:
+    """Enqueue `func(*args)` now (`at` None) or at `at`; False if that job id exists."""
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "unique": True,
+        "job_timeout": JOB_TIMEOUT_SECONDS,
+        "retry": Retry(max=ABANDONED_RETRIES),
+        "result_ttl": 600,
+    }
+    try:
+        if at is None:
+            ctx.queue.enqueue(func, *args, **options)
+        else:
+            ctx.queue.enqueue_at(at, func, *args, **options)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def enqueue_change(
+    ctx: Context, key: str, inc: str, version: int, action: str, by: str, text: str
+) -> bool:
+    """Make the RQ job for one entry of the changes stream (the dispatcher calls this)."""
+    job_id = f"chg-{_digest(key, inc)}-{version}-{action}"
+    return schedule(ctx, None, on_change, [key, inc, version, action, by, text], job_id)
+
+
+# jobs ---------------------------------------------------------------------------------
+def on_change(key: str, inc: str, version: int, action: str, by: str, text: str) -> None:
+    """React to one state change of an incident (the outbox entry written with it)."""
+    ctx = current()
+    incident = ctx.store.get(key)
+    if incident is None or incident.inc != inc:
+        return  # forgotten, or a later incarnation: nothing of this one is left to say
+    tag = f"{inc}:{version}:{action}"
+    notified = ctx.store.notified(key)
+    if action == "opened":
+        _fire_step(ctx, incident, version, 0)
+        _schedule_reminder(ctx, incident, incident.reminder + 1)
+    elif action == "severity_raised":
+        text = f"Severity raised to {incident.severity}"
+        rows = _rows(escalation.updates(ctx.policy, notified, "severity_raised", text))
+        deliver(key, tag, rows)
+        _raised(ctx, incident, version)
+    elif action in ("acknowledge", "resolve"):
+        verb = "Acknowledged" if action == "acknowledge" else "Resolved"
+        line = f"{verb} by {by}" + (f": {text}" if text else "")
+        deliver(key, tag, _rows(escalation.everyone(notified, _action(action), line)))
+    elif action == "note":
+        line = f"{by}: {text}"
+        deliver(key, tag, _rows(escalation.updates(ctx.policy, notified, "note", line)))
+
+
+def run_step(key: str, inc: str, version: int, index: int) -> None:
+    """A scheduled escalation step; does nothing when stale."""
+    ctx = current()
+    incident = ctx.store.get(key)
+    if incident is None or incident.inc != inc or incident.version != version:
+        return
+    if incident.status == "open" and incident.step < index:
+        _fire_step(ctx, incident, version, index)
+
+
+def remind(key: str, inc: str, seq: int) -> None:
+    """Status-update reminder `seq` for a live SEV1/SEV2 incident, then the next one."""
+    ctx = current()
+    incident = ctx.store.get(key)
+    every = _update_every(ctx, incident)
+    if incident is None or every is None or not ctx.store.claim_reminder(key, inc, seq):
+        return
+    text = f"Status update due ({incident.severity}: every {_minutes(every)})"
+    rows = _rows(escalation.updates(ctx.policy, ctx.store.notified(key), "status_update_due", text))
+    deliver(key, f"{inc}:reminder:{seq}", rows)
+    _schedule_reminder(ctx, incident, seq + 1)
+
+
+def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
+    """Send deliveries (rows of [target, action, text]); retry or dead-letter failures."""
+    ctx = current()
+    deliveries = [Delivery(target, _action(action), text) for target, action, text in rows]
+    failed = send_all(ctx, key, tag, deliveries)
+    retry: list[tuple[Delivery, RetryableError]] = []
+    for delivery, error in failed:
+        if isinstance(error, RetryableError) and attempt + 1 < ctx.max_attempts:
+            retry.append((delivery, error))
+        else:
+            why = "permanent" if isinstance(error, PermanentError) else "out of retries"
+            args = [key, tag, _rows([delivery]), 0]
+            ctx.dead_letters.add(key, args, f"{why}: {error}", attempt + 1, ctx.clock())
+            metrics.dead_letters.set(ctx.dead_letters.count())
+    if retry:
+        delay = backoff(ctx, attempt, max(e.retry_after or 0.0 for _, e in retry))
+        again = _rows([d for d, _ in retry])
+        job_id = f"dlv-{_digest(key, tag, repr(again))}-{attempt + 1}"
+        schedule(ctx, ctx.clock() + delay, deliver, [key, tag, again, attempt + 1], job_id)
+
+
+def backoff(ctx: Context, attempt: int, retry_after: float) -> timedelta:
+    """Exponential backoff with full jitter, never sooner than the vendor's Retry-After."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    jittered = ceiling * (0.5 + ctx.rng.random() / 2)
+    return timedelta(seconds=max(retry_after, jittered))
+
+
+# escalation -----------------------------------------------------------------------------
+def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> None:
+    policy, store, now = ctx.policy, ctx.store, ctx.clock()
+    steps = escalation.plan(policy, incident)
+    if index >= len(steps):
+        return
+    step = steps[index]
+    until = escalation.deferred_until(policy, step, now)
+    if until is not None:
+        _defer(ctx, incident, version, index, until)
+        return
+    text = f"step {index + 1} of {len(steps)}: {', '.join(step.notify)}"
+    if not store.claim_step(incident, version, index, text, now):
+        return
+    metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
+    blocker = escalation.inhibitor(policy, incident, store.open_incidents(now))
+    if blocker is not None:
+        store.note(incident.key, "inhibited", f"step {index + 1} muted by {blocker.key}", now)
+    else:
+        notified = store.notified(incident.key)
+        rows = _rows(escalation.step_deliveries(policy, step, notified, len(steps)))
+        deliver(incident.key, f"{incident.inc}:step:{index}", rows)
+    delay = escalation.delay_after(steps, index)
+    if delay is not None:
+        _schedule_step(ctx, incident, version, index + 1, now + delay)
+
+
+def _defer(ctx: Context, incident: Incident, version: int, index: int, until: datetime) -> None:
+    if not _schedule_step(ctx, incident, version, index, until):
+        return  # this deferral was already announced
+    step = escalation.plan(ctx.policy, incident)[index]
+    text = f"Page to {', '.join(step.notify)} deferred until {until:%Y-%m-%d %H:%M %Z}"
+    text += f" (outside {step.during})"
+    ctx.store.note(incident.key, "deferred", text, ctx.clock())
+    notified = ctx.store.notified(incident.key)
+    rows = _rows(escalation.updates(ctx.policy, notified, "note", text))
+    deliver(incident.key, f"{incident.inc}:defer:{index}:{until.timestamp()}", rows)
+
+
+def _raised(ctx: Context, incident: Incident, version: int) -> None:
+    """Escalate on the new severity's path from the step it would have reached by now."""
+    if incident.status != "open":
+        return
+    now = ctx.clock()
+    steps = escalation.plan(ctx.policy, incident)
+    target = escalation.reached(steps, now - incident.opened_at)
+    if target > incident.step:
+        _fire_step(ctx, incident, version, target)
+    elif incident.step + 1 < len(steps):
+        due = incident.opened_at + steps[incident.step + 1].after
+        _schedule_step(ctx, incident, version, incident.step + 1, max(due, now))
+    _schedule_reminder(ctx, incident, incident.reminder + 1)
+
+
+def _schedule_step(
+    ctx: Context, incident: Incident, version: int, index: int, at: datetime
+) -> bool:
+    job_id = f"step-{_digest(incident.key, incident.inc)}-{version}-{index}-{int(at.timestamp())}"
+    return schedule(ctx, at, run_step, [incident.key, incident.inc, version, index], job_id)
+
+
+def _schedule_reminder(ctx: Context, incident: Incident, seq: int) -> None:
+    every = _update_every(ctx, incident)
+    if every is not None:
+        job_id = f"rem-{_digest(incident.key, incident.inc)}-{seq}"
+        at = ctx.clock() + every
+        schedule(ctx, at, remind, [incident.key, incident.inc, seq], job_id)
+
+
+def _update_every(ctx: Context, incident: Incident | None) -> timedelta | None:
+    if incident is None or incident.status == "resolved":
+        return None
+    severity = ctx.policy.severities.get(incident.severity)
+    return severity.update_every if severity else None
+
+
+def _rows(deliveries: list[Delivery]) -> list[list[str]]:
+    # plain lists: job arguments must survive serialization and `dead-letters replay`
+    return [[d.target, d.action, d.text] for d in deliveries]
+
+
+def _action(name: str) -> Action:
+    actions: tuple[Action, ...] = (
+        "trigger",
+        "escalate",
+        "acknowledge",
+        "resolve",
+        "severity_raised",
+        "status_update_due",
+        "note",
+    )
+    if name not in actions:
+        raise ValueError(f"unknown notification action {name!r}")
+    return actions[actions.index(name)]
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)}m"
