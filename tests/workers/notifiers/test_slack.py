@@ -1,0 +1,189 @@
+"""What Slack receives: the INCIDENT DETECTED root, thread replies, root edits, webhooks."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.rules.model import SlackTarget, Target
+from tests.fakes.vendors import TEST_BOT_TOKEN, FakeSlack
+from tests.workers.notifiers.factories import INCIDENTS, ONCALL, incident, notify, webhook_target
+from workers.notifiers.base import PermanentError, RetryableError, ThreadRef
+from workers.notifiers.slack import SlackNotifier
+from workers.notifiers.slack_messages import escape, fallback_text
+
+KEY = "checkout-down:service=checkout,environment=production"
+
+
+@pytest.fixture
+def notifier(fake_slack: FakeSlack) -> SlackNotifier:
+    return SlackNotifier(fake_slack.api_url, TEST_BOT_TOKEN, timeout=2.0)
+
+
+def root(notifier: SlackNotifier) -> ThreadRef:
+    thread = notifier.send(notify(INCIDENTS)).thread
+    assert thread is not None
+    return thread
+
+
+def test_trigger_posts_the_incident_message_with_buttons(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    thread = root(notifier)
+    (message,) = fake_slack.messages()
+    assert thread == ThreadRef(FakeSlack.channel_id("#incidents"), thread.ts)
+    assert message["channel"] == "#incidents"
+    assert message["text"] == (
+        "INCIDENT DETECTED\nSeverity: SEV1\nImpact: 5xx ratio above 5% for 10m\n"
+        "Status: Investigating\nLead: unassigned\n"
+        "Source: alertmanager https://prometheus.example.com/graph"
+    )
+    header, section, context, actions = message["blocks"]
+    assert header == {"type": "header", "text": {"type": "plain_text", "text": "INCIDENT DETECTED"}}
+    assert section["text"]["text"] == "*HighErrorRate*\ncheckout, production"
+    assert [f["text"] for f in section["fields"]] == [
+        "*Severity*\nSEV1",
+        "*Impact*\n5xx ratio above 5% for 10m",
+        "*Status*\nInvestigating",
+        "*Lead*\nunassigned",
+        "*Source*\nalertmanager <https://prometheus.example.com/graph|Prometheus>",
+    ]
+    assert context["elements"][0]["text"] == (f"Incident `{KEY}` · rule `checkout-down` · 2 alerts")
+    assert actions["block_id"] == "incident_actions:v3:open"
+    ack, resolve = actions["elements"]
+    assert (ack["action_id"], ack["style"], ack["value"]) == ("incident_ack", "primary", KEY)
+    assert (resolve["action_id"], resolve["style"], resolve["value"]) == (
+        "incident_resolve",
+        "danger",
+        KEY,
+    )
+    assert resolve["confirm"]["confirm"]["text"] == "Resolve"
+    assert fake_slack.requests[0].headers["authorization"] == f"Bearer {TEST_BOT_TOKEN}"
+
+
+def test_acknowledge_edits_the_root_then_replies_in_its_thread(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    thread = root(notifier)
+    receipt = notifier.send(
+        notify(
+            INCIDENTS,
+            "acknowledge",
+            text="Acknowledged by jane (Slack)",
+            thread=thread,
+            status="acknowledged",
+            lead="jane",
+            version=4,
+        )
+    )
+    assert receipt.thread == thread
+    (update,) = fake_slack.updates(ts=thread.ts)
+    assert update["channel"] == thread.channel
+    fields = [f["text"] for f in update["blocks"][1]["fields"]]
+    assert "*Status*\nAcknowledged" in fields
+    assert "*Lead*\njane" in fields
+    actions = update["blocks"][-1]
+    assert actions["block_id"] == "incident_actions:v4:acknowledged"
+    assert [b["action_id"] for b in actions["elements"]] == ["incident_resolve"]
+    (reply,) = fake_slack.messages(thread_ts=thread.ts)
+    assert reply["text"] == "Acknowledged by jane (Slack)"
+    assert [r.path for r in fake_slack.requests][1:] == [
+        "/api/chat.update",
+        "/api/chat.postMessage",
+    ]
+
+
+def test_resolve_removes_the_buttons(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    thread = root(notifier)
+    notifier.send(notify(INCIDENTS, "resolve", thread=thread, status="resolved"))
+    (update,) = fake_slack.updates()
+    assert [b["type"] for b in update["blocks"]] == ["header", "section", "context"]
+    assert "Status: Resolved" in update["text"]
+    assert fake_slack.messages(thread_ts=thread.ts)[0]["text"] == "Resolved"
+
+
+def test_severity_raised_shows_the_new_severity(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    thread = root(notifier)
+    notifier.send(notify(INCIDENTS, "severity_raised", thread=thread, severity="SEV1"))
+    assert "*Severity*\nSEV1" in [f["text"] for f in fake_slack.updates()[0]["blocks"][1]["fields"]]
+    assert fake_slack.messages(thread_ts=thread.ts)[0]["text"] == "Severity raised to SEV1"
+
+
+@pytest.mark.parametrize("action", ["escalate", "status_update_due", "note"])
+def test_other_updates_are_thread_replies_only(
+    notifier: SlackNotifier, fake_slack: FakeSlack, action: str
+) -> None:
+    thread = root(notifier)
+    notifier.send(notify(INCIDENTS, action, text=f"{action} <here> & now", thread=thread))  # type: ignore[arg-type]
+    assert fake_slack.updates() == []
+    (reply,) = fake_slack.messages(thread_ts=thread.ts)
+    assert reply["text"] == f"{action} <here> & now"
+    assert reply["blocks"][0]["text"]["text"] == f"{action} &lt;here&gt; &amp; now"
+
+
+def test_an_update_without_a_thread_posts_the_whole_message_as_a_new_root(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    receipt = notifier.send(notify(INCIDENTS, "resolve", status="resolved"))
+    (message,) = fake_slack.roots()
+    assert receipt.thread is not None
+    assert receipt.thread.ts == fake_slack.requests[0].reply["ts"]
+    assert message["text"].startswith("Resolved\nINCIDENT DETECTED")
+    assert "Status: Resolved" in message["text"]
+
+
+def test_webhook_targets_post_without_buttons_or_threads(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    target = webhook_target(fake_slack.webhook_url)
+    assert notifier.send(notify(target)).thread is None
+    notifier.send(notify(target, "resolve", thread=ThreadRef("C1", "1.1"), status="resolved"))
+    first, second = fake_slack.webhook_posts()
+    assert first["text"] == fallback_text(incident())
+    assert "actions" not in [b["type"] for b in first["blocks"]]
+    assert second["text"] == "Resolved · [SEV1] checkout: HighErrorRate"
+    assert fake_slack.updates() == []
+    assert "authorization" not in fake_slack.requests[0].headers  # the URL is the credential
+
+
+@pytest.mark.parametrize(
+    "error", ["channel_not_found", "not_in_channel", "invalid_auth", "is_archived", "msg_too_long"]
+)
+def test_slack_errors_that_retrying_cannot_fix_are_final(
+    notifier: SlackNotifier, fake_slack: FakeSlack, error: str
+) -> None:
+    fake_slack.fail(error)
+    with pytest.raises(PermanentError, match=error):
+        notifier.send(notify(INCIDENTS))
+
+
+def test_ratelimited_is_retried(notifier: SlackNotifier, fake_slack: FakeSlack) -> None:
+    fake_slack.fail("ratelimited")
+    with pytest.raises(RetryableError, match="ratelimited"):
+        notifier.send(notify(INCIDENTS))
+
+
+def test_the_real_token_check_and_unknown_channels(fake_slack: FakeSlack) -> None:
+    fake_slack.unknown_channels.add("#gone")
+    wrong = SlackNotifier(fake_slack.api_url, "xoxb-wrong", timeout=2.0)
+    with pytest.raises(PermanentError, match="invalid_auth"):
+        wrong.send(notify(INCIDENTS))
+    right = SlackNotifier(fake_slack.api_url, TEST_BOT_TOKEN, timeout=2.0)
+    with pytest.raises(PermanentError, match="channel_not_found"):
+        right.send(notify(Target("gone", slack=SlackTarget(channel="#gone"))))
+
+
+def test_a_channel_target_without_a_bot_token_is_final(fake_slack: FakeSlack) -> None:
+    with pytest.raises(PermanentError, match="no Slack bot token"):
+        SlackNotifier(fake_slack.api_url, None).send(notify(INCIDENTS))
+    assert fake_slack.requests == []
+
+
+def test_handles_only_slack_targets(notifier: SlackNotifier) -> None:
+    assert notifier.handles(INCIDENTS)
+    assert not notifier.handles(ONCALL)
+
+
+def test_escape_keeps_user_text_from_becoming_markup() -> None:
+    assert escape("<!channel> a & b") == "&lt;!channel&gt; a &amp; b"
