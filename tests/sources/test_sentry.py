@@ -222,6 +222,8 @@ def test_resource_is_inferred_without_the_header(name: str, resource: str) -> No
         ("issue", {"action": "created", "data": {"issue": {"title": "x"}}}, "data.issue.id"),
         ("metric_alert", {"action": "critical", "data": {"metric_alert": {}}}, "metric_alert.id"),
         ("event_alert", {"action": "triggered", "data": {"event": []}}, "data.event"),
+        ("event_alert", {"data": {"event": {"title": "x"}}}, "data.event.issue_id"),
+        ("event_alert", {"data": {"event": {"issue_id": 1, "tags": [["a"]]}}}, "tags.0"),
         (None, {"project_slug": "x"}, "id"),
         (None, ["not", "an", "object"], "body"),
     ],

@@ -84,8 +84,6 @@ def event_alerts(
 ) -> list[Alert]:
     """`event_alert`: an issue alert rule fired; it always fires."""
     event = hook.data.event
-    if not event.issue_id:
-        return []  # cannot be tied to an issue, so it could never be resolved
     service = _project_from_url(event.url)
     extra = _labels(
         project=service, resource="event_alert", triggered_rule=hook.data.triggered_rule

@@ -74,9 +74,15 @@ class Event(SentryModel):
         return value
 
 
+class AlertEvent(Event):
+    """The event of an issue alert: its issue id is what a later resolve refers to."""
+
+    issue_id: str = Field(min_length=1)
+
+
 class EventAlertData(SentryModel):
     triggered_rule: str = ""
-    event: Event
+    event: AlertEvent
 
 
 class EventAlertWebhook(SentryModel):
