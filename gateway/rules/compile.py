@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 from gateway.models import Severity
 from gateway.rules.intervals import NamedInterval, Period, Range
 from gateway.rules.lint import policy_warnings
-from gateway.rules.merge import DEFAULT_RULE, Merged
+from gateway.rules.merge import Merged
 from gateway.rules.model import (
     Escalation,
     InhibitRule,
@@ -19,7 +19,7 @@ from gateway.rules.model import (
     Step,
     Target,
 )
-from gateway.rules.schema import EscalationModel, PeriodModel, RuleModel, TargetModel
+from gateway.rules.schema import DEFAULT_RULE, EscalationModel, PeriodModel, RuleModel, TargetModel
 
 # SPEC §1: the plan's PagerDuty severities and status update cadence.
 DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {

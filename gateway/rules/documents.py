@@ -89,7 +89,13 @@ def _yaml_problem(name: str, text: str, error: MarkedYAMLError) -> str:
     where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
     duplicate = _DUPLICATE.search(error.problem or "")
     if duplicate is None:
-        return f"{where}: invalid YAML: {error.problem or error.context}"
+        context = error.context_mark if error.context_mark is not error.problem_mark else None
+        started = (
+            f" ({error.context} at line {context.line + 1}, column {context.column + 1})"
+            if context and error.context
+            else ""
+        )
+        return f"{where}: invalid YAML: {error.problem or error.context}{started}"
     # ruamel's own message repeats both values, which may be credentials: say less
     key = duplicate.group(1)
     parent = _mapping_at(text, error.context_mark) if error.context_mark else None

@@ -128,6 +128,8 @@ def parse_matcher(text: str) -> LabelMatcher:
             'and a value, e.g. service="checkout"'
         )
     name, op, raw = found.groups()
+    if raw[:1] in ("=", "~"):
+        raise MatcherError(f"bad matcher {text!r}: the operator must be one of =, !=, =~, !~")
     value = _unquote(raw, text)
     try:
         return _KINDS[op](name, value)

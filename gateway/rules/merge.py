@@ -26,8 +26,6 @@ from gateway.rules.schema import (
     TargetModel,
 )
 
-DEFAULT_RULE = "default"
-
 T = TypeVar("T")
 
 
@@ -42,8 +40,8 @@ class Placed(Generic[T]):
     def problem(self, sub: Loc, message: str, *, key: bool = False) -> str:
         return self.document.problem((*self.loc, *sub), message, key=key)
 
-    def where(self, sub: Loc = ()) -> str:
-        return self.document.where((*self.loc, *sub), key=True)
+    def where(self, sub: Loc = (), *, key: bool = True) -> str:
+        return self.document.where((*self.loc, *sub), key=key)
 
 
 @dataclass
@@ -118,10 +116,8 @@ def _add_rules(
     seen = {placed.value.name: placed for placed in merged}
     for index, rule in enumerate(rules):
         placed = Placed(rule, document, ("rules", index))
-        if rule.name == DEFAULT_RULE:
-            problems.append(placed.problem(("name",), "'default' is the default rule's name"))
-        elif rule.name in seen:
-            first = seen[rule.name].where(("name",))
+        if rule.name in seen:
+            first = seen[rule.name].where(("name",), key=False)
             problems.append(
                 placed.problem(("name",), f"rule name {rule.name!r} is already used at {first}")
             )

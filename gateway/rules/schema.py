@@ -20,6 +20,8 @@ from gateway.rules.durations import parse_duration
 from gateway.rules.intervals import Range
 from gateway.rules.matchers import LABEL_NAME, LabelMatcher, parse_matcher
 
+# The rule an alert gets when no other matches; incident keys start with the rule name.
+DEFAULT_RULE = "default"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _LABEL = re.compile(LABEL_NAME)
 
@@ -46,6 +48,12 @@ def _name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise ValueError(f"invalid name {value!r}: use letters, digits, '_', '.' and '-'")
     return value
+
+
+def _rule_name(value: str) -> str:
+    if value == DEFAULT_RULE:
+        raise ValueError(f"{DEFAULT_RULE!r} is the name of the `default` rule; choose another")
+    return _name(value)
 
 
 def _label(value: str) -> str:
@@ -75,6 +83,7 @@ def _field(parse: Any) -> Any:
 Duration = Annotated[timedelta, PlainValidator(_duration)]
 Matcher = Annotated[LabelMatcher, PlainValidator(_matcher)]
 Name = Annotated[str, AfterValidator(_name)]
+RuleName = Annotated[str, AfterValidator(_rule_name)]
 LabelName = Annotated[str, AfterValidator(_label)]
 GroupBy = Annotated[list[LabelName], AfterValidator(_unique)]
 
@@ -152,7 +161,7 @@ class PeriodModel(Strict):
 
 
 class RuleModel(Strict):
-    name: Name
+    name: RuleName
     matchers: list[Matcher] = Field(default_factory=list)
     severity: Severity
     escalation: str

@@ -1,0 +1,1 @@
+"""Rule engine test data: invalid rule files under `invalid/`, and an alert factory."""
