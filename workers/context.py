@@ -46,6 +46,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.Random)
     max_attempts: int = MAX_ATTEMPTS
+    reload: Callable[[], bool] | None = None  # re-read the rule files (see workers.refresh)
 
     @property
     def prefix(self) -> str:

@@ -19,10 +19,11 @@ import sentry_sdk
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One failed delivery job: `args` are those of `workers.jobs.deliver`."""
+    """One failed job: `func` is a `workers.jobs` function name, `args` its arguments."""
 
     id: str
     incident: str
+    func: str
     args: list[Any]
     error: str
     attempts: int
@@ -41,12 +42,19 @@ class DeadLetters:
         self._index = f"{prefix}dead:index"
 
     def add(
-        self, incident: str, args: list[Any], error: str, attempts: int, now: datetime
+        self,
+        incident: str,
+        func: str,
+        args: list[Any],
+        error: str,
+        attempts: int,
+        now: datetime,
     ) -> DeadLetter:
         """Keep a failed job; `error` must already be free of secrets."""
         letter = DeadLetter(
             id=uuid.uuid4().hex[:12],
             incident=incident,
+            func=func,
             args=args,
             error=error,
             attempts=attempts,

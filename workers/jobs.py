@@ -130,13 +130,29 @@ def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None
         else:
             why = "permanent" if isinstance(error, PermanentError) else "out of retries"
             args = [key, tag, _rows([delivery]), 0]
-            ctx.dead_letters.add(key, args, f"{why}: {error}", attempt + 1, ctx.clock())
+            error_text = f"{why}: {error}"
+            ctx.dead_letters.add(key, "deliver", args, error_text, attempt + 1, ctx.clock())
             metrics.dead_letters.set(ctx.dead_letters.count())
     if retry:
         delay = backoff(ctx, attempt, max(e.retry_after or 0.0 for _, e in retry))
         again = _rows([d for d, _ in retry])
         job_id = f"dlv-{_digest(key, tag, repr(again))}-{attempt + 1}"
         schedule(ctx, ctx.clock() + delay, deliver, [key, tag, again, attempt + 1], job_id)
+
+
+def replay(ctx: Context, func: str, args: list[Any], letter_id: str) -> None:
+    """Run a dead-lettered job again (from the start of its retries)."""
+    known: dict[str, Callable[..., None]] = {
+        "deliver": deliver,
+        "on_change": on_change,
+        "run_step": run_step,
+        "remind": remind,
+    }
+    if func not in known:
+        raise ValueError(f"dead letter {letter_id} names an unknown job {func!r}")
+    if func == "deliver":
+        args = [*args[:3], 0]
+    schedule(ctx, None, known[func], args, f"replay-{letter_id}")
 
 
 def backoff(ctx: Context, attempt: int, retry_after: float) -> timedelta:

@@ -75,7 +75,9 @@ def make_harness(
 ) -> Harness:
     clock = Clock()
     pagerduty, slack = Recorder(), SlackRecorder()
-    settings = Settings(redis_prefix=prefix, delivery=delivery)  # type: ignore[arg-type]
+    url = client.get_connection_kwargs().get("path")
+    url = f"unix://{url}" if url else _tcp_url(client)
+    settings = Settings(redis_url=url, redis_prefix=prefix, delivery=delivery)  # type: ignore[arg-type]
     active = rules or policy()
     ctx = Context(settings, client, lambda: active, [pagerduty, slack], clock=clock)
     context.install(ctx)
@@ -89,6 +91,12 @@ def harness(redis_client: redis.Redis, key_prefix: str) -> Iterator[Harness]:
     h = make_harness(redis_client, key_prefix)
     yield h
     _forget_jobs(h)
+
+
+def _tcp_url(client: redis.Redis) -> str:
+    kwargs = client.get_connection_kwargs()
+    host, port = kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379)
+    return f"redis://{host}:{port}/{kwargs.get('db', 0)}"
 
 
 def _forget_jobs(h: Harness) -> None:

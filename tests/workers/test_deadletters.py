@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from gateway.settings import Settings
+from tests.workers.conftest import Harness
+from tests.workers.helpers import entry, hand_off
+from workers import commands, jobs
+from workers.notifiers.base import PermanentError
+
+KEY = "checkout-down:service=checkout"
+
+
+def test_dead_letters_list_and_replay(harness: Harness, capsys: pytest.CaptureFixture[str]):
+    harness.pagerduty.failures.append(PermanentError("HTTP 400"))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    settings: Settings = harness.ctx.settings
+    assert commands.list_letters(argparse.Namespace(), settings) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(d["func"], d["incident"], d["attempts"]) for d in listed] == [("deliver", KEY, 1)]
+    letter = harness.ctx.dead_letters.take(listed[0]["id"])
+    assert letter is not None
+    jobs.replay(harness.ctx, letter.func, letter.args, letter.id)
+    harness.run_queued()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    assert harness.ctx.dead_letters.count() == 0
+
+
+def test_replay_refuses_unknown_jobs(harness: Harness):
+    with pytest.raises(ValueError, match=r"unknown job 'os\.system'"):
+        jobs.replay(harness.ctx, "os.system", ["true"], "x")

@@ -1,0 +1,154 @@
+"""`alertgw worker`: N processes, each an intake thread plus a non-forking RQ worker.
+
+Layout per process: the intake loop (hand-off -> incidents -> changes -> RQ jobs) runs in
+a thread; the RQ worker runs in the main thread, because it handles SIGTERM/SIGINT and
+job timeouts with signals. It is a SimpleWorker (no fork per job: ~140 jobs/s per
+process instead of ~50), started `with_scheduler=True` so escalation steps, reminders and
+retries come due; RQ lets one scheduler hold the lock at a time, another takes over if it
+dies. Each process serves Prometheus `/metrics` on `metrics_port + index`.
+
+RQ's defaults notice a job abandoned by a dead worker only after ~11 minutes (heartbeat
+TTL of job timeout + 60 s, registry maintenance every 10 minutes, a 405 s blocking
+dequeue in between). Here the heartbeat is the job timeout + 5 s, maintenance runs every
+5 s and the dequeue blocks 5 s, so a killed job is retried within ~35 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+from types import FrameType, TracebackType
+from typing import Any
+
+import redis
+import sentry_sdk
+from prometheus_client import start_http_server
+from rq import SimpleWorker
+from rq.job import Job
+
+from gateway.reload import LivePolicy
+from gateway.settings import Settings, load_settings
+from workers import context, jobs
+from workers.context import Context, queue_name
+from workers.intake import Intake
+from workers.notifiers import build_notifiers
+from workers.refresh import Refresher
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_GRACE_SECONDS = 5
+MAINTENANCE_SECONDS = 5
+WORKER_TTL_SECONDS = 20  # RQ blocks on dequeue for this minus 15 s between maintenance
+
+
+class Worker(SimpleWorker):
+    """A SimpleWorker whose running jobs look abandoned seconds, not minutes, after death."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return int(job.timeout or jobs.JOB_TIMEOUT_SECONDS) + HEARTBEAT_GRACE_SECONDS
+
+
+def build_context(settings: Settings) -> Context:
+    """The live context of a worker process: rules from files, real notifiers."""
+    live = LivePolicy(settings.rules)
+    client = redis.Redis.from_url(settings.redis_url)
+    notifiers = build_notifiers(settings, client)
+    return Context(settings, client, lambda: live.current, notifiers, reload=live.reload)
+
+
+def run(settings: Settings, processes: int, metrics_port: int, burst: bool) -> int:
+    """Run `processes` worker processes until stopped; the exit status."""
+    if processes <= 1:
+        return run_process(settings, 0, metrics_port, burst)
+    spawn = multiprocessing.get_context("spawn")
+    children = [
+        spawn.Process(target=_child, args=(i, metrics_port, burst), name=f"alertgw-worker-{i}")
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max(abs(child.exitcode or 0) for child in children)
+
+
+def _child(index: int, metrics_port: int, burst: bool) -> None:
+    from alertgw import logs
+
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    raise SystemExit(run_process(settings, index, metrics_port, burst))
+
+
+def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) -> int:
+    """One worker process: intake thread, refresher thread, RQ worker in this thread."""
+    if settings.sentry_dsn is not None:
+        sentry_sdk.init(
+            dsn=settings.sentry_dsn.get_secret_value(), environment=settings.sentry_environment
+        )
+    ctx = build_context(settings)
+    context.install(ctx)
+    if metrics_port:
+        start_http_server(metrics_port + index)
+        log.info("worker %d: metrics on :%d/metrics", index, metrics_port + index)
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    intake = Intake(ctx, consumer)
+    intake.ensure_groups()
+    worker = Worker(
+        [queue_name(ctx.prefix)],
+        connection=redis.Redis.from_url(settings.redis_url),
+        name=f"{consumer}-{index}",
+        exception_handlers=[_dead_letter_when_out_of_retries],
+        maintenance_interval=MAINTENANCE_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
+    )
+    refresher = Refresher(ctx)
+    if burst:
+        intake.drain()
+        refresher.refresh()
+        worker.work(burst=True, with_scheduler=True)
+        return 0
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True),
+        threading.Thread(target=refresher.run, args=(stop,), name="refresh", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("worker %d: started (delivery: %s)", index, settings.delivery)
+    try:
+        worker.work(with_scheduler=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    log.info("worker %d: stopped", index)
+    return 0
+
+
+def _dead_letter_when_out_of_retries(
+    job: Job, exc_type: type[BaseException], exc: BaseException, _tb: TracebackType | None
+) -> bool:
+    # Delivery failures are handled inside the jobs; what reaches RQ is a bug or a crash.
+    # RQ retries those itself; once it gives up, keep the job as a dead letter.
+    if job.retries_left:
+        return True
+    ctx = context.current()
+    args: list[Any] = list(job.args)
+    key = str(args[0]) if args else "?"
+    func = (job.func_name or "?").rsplit(".", 1)[-1]
+    error = f"{func} failed: {exc_type.__name__}"
+    ctx.dead_letters.add(key, func, args, error, 1 + jobs.ABANDONED_RETRIES, ctx.clock())
+    return True
