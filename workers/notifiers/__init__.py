@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import redis
 
 from gateway.settings import Settings
@@ -9,7 +11,7 @@ from workers.notifiers.base import Notifier
 from workers.notifiers.pagerduty import PagerDutyNotifier
 from workers.notifiers.slack import SlackNotifier
 
-__all__ = ["PagerDutyNotifier", "SlackNotifier", "build_notifiers"]
+__all__ = ["PagerDutyNotifier", "SlackNotifier", "build_notifiers", "close_notifiers"]
 
 
 def build_notifiers(settings: Settings, redis: redis.Redis) -> list[Notifier]:
@@ -19,3 +21,11 @@ def build_notifiers(settings: Settings, redis: redis.Redis) -> list[Notifier]:
         PagerDutyNotifier(str(settings.pagerduty_events_url), redis, settings.redis_prefix),
         SlackNotifier(str(settings.slack_api_url), token),
     ]
+
+
+def close_notifiers(notifiers: Iterable[Notifier]) -> None:
+    """Close the notifiers' HTTP connections (PagerDuty keeps a pool per routing key)."""
+    for notifier in notifiers:
+        close = getattr(notifier, "close", None)
+        if callable(close):
+            close()
