@@ -262,9 +262,12 @@ def _links(hook: DatadogWebhook) -> list[Link]:
 
 def _epoch(text: str) -> datetime | None:
     """$DATE and $LAST_UPDATED: epoch milliseconds, as a string."""
-    if not text.isdigit() or len(text) > 15:  # 15 digits of milliseconds: year 33658
+    if not text.isdigit() or len(text) > 16:
         return None
-    return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):  # past the year 9999
+        return None
 
 
 def _message(body: str) -> str:

@@ -282,3 +282,9 @@ def test_delivery_id_is_the_event_id() -> None:
     assert SOURCE.delivery_id({"id": "$ID"}, delivery(body)) is None
     assert SOURCE.delivery_id({}, delivery(body)) is None
     assert SOURCE.delivery_id([], delivery(body)) is None
+
+
+@pytest.mark.parametrize("date", ["999999999999999", "9" * 40, "soon", "$DATE", ""])
+def test_a_date_datadog_cannot_mean_falls_back_to_arrival(date: str) -> None:
+    alert = SOURCE.normalize({"alert_id": "1", "date": date}, delivery(b""))[0]
+    assert alert.starts_at == RECEIVED
