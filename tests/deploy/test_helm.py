@@ -137,27 +137,40 @@ def test_rule_files_must_be_yaml() -> None:
     assert '"rules.yml" must end in .yaml' in done.stderr
 
 
-def test_service_monitors_scrape_gateway_and_worker_metrics() -> None:
+def scraped_ports(docs: list[Doc], name: str) -> list[int]:
+    """The container ports a component's ServiceMonitor scrapes, through its Service."""
+    monitor = one(docs, "ServiceMonitor", name)
+    service = one(docs, "Service", name)
+    workload = one(docs, "Deployment", name)
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= (
+        service["metadata"]["labels"].items()
+    )
+    pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    service_ports = {port["name"]: port for port in service["spec"]["ports"]}
+    scraped = []
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert endpoint["path"] == "/metrics"
+        target = service_ports[endpoint["port"]]["targetPort"]
+        scraped.append(port_number(workload, target))
+    return scraped
+
+
+def test_service_monitors_scrape_the_gateway_and_every_worker_process() -> None:
     docs = render_all_features()
     monitors = find(docs, "ServiceMonitor")
     assert sorted(m["metadata"]["name"] for m in monitors) == [GATEWAY, WORKER]
     for monitor in monitors:
-        name = monitor["metadata"]["name"]
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert monitor["spec"]["namespaceSelector"]["matchNames"] == [NAMESPACE]
-        service = one(docs, "Service", name)
-        labels = service["metadata"]["labels"]
-        assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
-        (endpoint,) = monitor["spec"]["endpoints"]
-        assert endpoint["path"] == "/metrics"
-        (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
-        workload = one(docs, "Deployment", name)
-        selector = service["spec"]["selector"].items()
-        assert selector <= workload["spec"]["template"]["metadata"]["labels"].items()
-        assert port_number(workload, port["targetPort"]) in (
-            int(env(workload).get("ALERTGW_PORT", 0)),
-            int(env(workload)["ALERTGW_WORKER_METRICS_PORT"]),
-        )
+    gateway = one(docs, "Deployment", GATEWAY)
+    assert scraped_ports(docs, GATEWAY) == [int(env(gateway)["ALERTGW_PORT"])]
+    # `alertgw worker --processes N` serves process i's metrics on the base port + i
+    worker = one(docs, "Deployment", WORKER)
+    base = int(env(worker)["ALERTGW_WORKER_METRICS_PORT"])
+    processes = int(container(worker)["args"][container(worker)["args"].index("--processes") + 1])
+    assert processes == 2
+    assert scraped_ports(docs, WORKER) == [base, base + 1]
 
 
 def test_monitoring_objects_are_opt_in() -> None:

@@ -201,3 +201,11 @@ ConfigMap volume by swapping a symlink, which subPath mounts never see.
   readOnly: true
 {{- end }}
 {{- end }}
+
+{{/*
+Name of the metrics port of worker process i (an int): `alertgw worker --processes N`
+serves process i's /metrics on ALERTGW_WORKER_METRICS_PORT + i.
+*/}}
+{{- define "alertgw.workerPortName" -}}
+{{- if eq (int .) 0 }}metrics{{ else }}metrics-{{ . }}{{ end }}
+{{- end }}
