@@ -204,6 +204,9 @@ def _parse(raw: bytes, content_type: str) -> Any:
 def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real vendors
+        # headers and body go out in two writes: without TCP_NODELAY a keep-alive client
+        # waits ~40 ms per request (Nagle against delayed ACK), skewing latency benchmarks
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             at = time.time()
