@@ -28,7 +28,9 @@ def test_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "5", "5 m", "5min", "m", "1m1h", "-5m", "1.5h", "5M", "1h 30m"])
+@pytest.mark.parametrize(
+    "text", ["", "5", "5 m", "5min", "m", "1m1h", "-5m", "1.5h", "5M", "1h 30m"]
+)
 def test_parse_rejects(text: str) -> None:
     with pytest.raises(DurationError) as raised:
         parse_duration(text)

@@ -44,7 +44,8 @@ def test_a_secret_in_a_duplicate_key_is_not_repeated(tmp_path: Path) -> None:
     )
     with pytest.raises(RulesError) as raised:
         load_policy(path, environ={})
-    assert "Rk1" not in str(raised.value) and "Rk2" not in str(raised.value)
+    assert "Rk1" not in str(raised.value)
+    assert "Rk2" not in str(raised.value)
     assert str(raised.value) == (
         f"{path}:6:7: targets.oncall.pagerduty.routing_key: duplicate key; "
         "each key may appear only once in a mapping"

@@ -52,7 +52,8 @@ def test_a_directory_merges_its_yaml_files(tmp_path: Path) -> None:
     policy = load_policy(tmp_path, environ={})
     assert policy.files == (tmp_path / "a.yaml", tmp_path / "b.yaml")
     assert [rule.name for rule in policy.rules] == ["checkout"]
-    assert policy.default.name == "default" and policy.default.severity == "SEV3"
+    assert policy.default.name == "default"
+    assert policy.default.severity == "SEV3"
     escalation = policy.escalations["standard"]
     assert escalation.repeat == 1
     assert escalation.steps == (
@@ -93,9 +94,7 @@ def test_env_defaults_to_os_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_literal_dollar_brace_and_several_references(tmp_path: Path) -> None:
-    text = CLASSIFY.replace(
-        "service=\"${CHECKOUT_SERVICE:-checkout}\"", 'title="$${A}-${X}-${Y:-y}"'
-    )
+    text = CLASSIFY.replace('service="${CHECKOUT_SERVICE:-checkout}"', 'title="$${A}-${X}-${Y:-y}"')
     write(tmp_path, **{"a.yaml": PATHS, "b.yaml": text})
     policy = load_policy(tmp_path, environ={"X": "x"})
     assert policy.rules[0].matchers[0].matches({"title": "${A}-x-y"})
@@ -127,7 +126,9 @@ def test_problems_from_every_file_are_reported_together(tmp_path: Path) -> None:
         tmp_path,
         **{
             "a.yaml": PATHS.replace("wait: 5m", "wait: soon"),
-            "b.yaml": CLASSIFY.replace("severity: SEV1", "severity: SEV0").replace("rules:", "rulez:"),
+            "b.yaml": CLASSIFY.replace("severity: SEV1", "severity: SEV0").replace(
+                "rules:", "rulez:"
+            ),
         },
     )
     with pytest.raises(RulesError) as raised:
@@ -139,7 +140,10 @@ def test_problems_from_every_file_are_reported_together(tmp_path: Path) -> None:
 
 
 def test_severities_and_dedupe_override_defaults(tmp_path: Path) -> None:
-    extra = "severities:\n  SEV3: {pagerduty_severity: error, update_every: 2h}\ndedupe: {window: 30m}\n"
+    extra = (
+        "severities:\n  SEV3: {pagerduty_severity: error, update_every: 2h}\n"
+        "dedupe: {window: 30m}\n"
+    )
     write(tmp_path, **{"a.yaml": PATHS + extra, "b.yaml": CLASSIFY})
     policy = load_policy(tmp_path, environ={})
     assert policy.severities["SEV3"] == SeverityPolicy("error", timedelta(hours=2))

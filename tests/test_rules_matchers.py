@@ -101,4 +101,5 @@ def test_regex_verdicts_are_remembered_up_to_a_bound() -> None:
     assert not matcher.matches({"id": "y1"})
     assert len(matcher._cache) == VERDICT_CACHE_SIZE
     # a remembered verdict and a computed one agree
-    assert matcher.matches({"id": "x1"}) and not matcher.matches({"id": "x"})
+    assert matcher.matches({"id": "x1"})
+    assert not matcher.matches({"id": "x"})

@@ -1,0 +1,94 @@
+"""explain() and format_text(): what `alertgw rules test` prints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.rules import explain, format_text, load_policy
+from gateway.rules.model import Policy
+from tests.conftest import REPO
+from tests.rules.alerts import make_alert
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(REPO / "rules", environ={})
+
+
+def test_explain_a_sev1(policy: Policy) -> None:
+    alert = make_alert(
+        {"alertname": "HighErrorRate"},
+        fingerprint="am:6a3f1c2b9d8e7f01",
+        title="5xx ratio above 5%",
+        service="checkout",
+        environment="production",
+        level="critical",
+    )
+    [result] = explain(policy, alert)
+    assert result == {
+        "fingerprint": "am:6a3f1c2b9d8e7f01",
+        "source": "alertmanager",
+        "status": "firing",
+        "title": "5xx ratio above 5%",
+        "labels": {
+            "alertname": "HighErrorRate",
+            "environment": "production",
+            "level": "critical",
+            "service": "checkout",
+            "source": "alertmanager",
+            "status": "firing",
+            "title": "5xx ratio above 5%",
+        },
+        "rule": "checkout-or-payments-down",
+        "severity": "SEV1",
+        "incident": "checkout-or-payments-down:service=checkout,environment=production",
+        "escalation": "standard",
+        "timeline": [
+            {"after": "0s", "notify": ["oncall", "incidents"]},
+            {"after": "5m", "notify": ["eng-lead"]},
+            {"after": "20m", "notify": ["cto"]},
+            {"after": "50m", "notify": ["ceo"]},
+        ],
+    }
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_explain_shows_during_and_one_entry_per_classification(policy: Policy) -> None:
+    [result] = explain(policy, make_alert(service="search", level="warning"))
+    assert (result["rule"], result["severity"]) == ("default", "SEV3")
+    assert result["timeline"] == [
+        {"after": "0s", "notify": ["incidents"]},
+        {"after": "30m", "notify": ["oncall"], "during": "business-hours"},
+    ]
+
+
+def test_format_text(policy: Policy) -> None:
+    alert = make_alert(
+        {"alertname": "Slow"},
+        fingerprint="am:1",
+        title="Slow",
+        service="search",
+        environment="production",
+        level="warning",
+    )
+    assert format_text(explain(policy, alert)) == (
+        "am:1  (firing)  Slow\n"
+        "  rule        default\n"
+        "  severity    SEV3\n"
+        "  incident    default:am:1\n"
+        "  escalation  business\n"
+        "  labels      alertname   = Slow\n"
+        "              environment = production\n"
+        "              level       = warning\n"
+        "              service     = search\n"
+        "              source      = alertmanager\n"
+        "              status      = firing\n"
+        "              title       = Slow\n"
+        "  timeline    +0s   incidents\n"
+        "              +30m  oncall  (during business-hours)\n"
+    )
+    assert format_text([]) == ""
+    two = explain(policy, alert) * 2
+    assert format_text(two).count("\n\nam:1") == 1
