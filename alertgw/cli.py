@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from alertgw import logs, rules_cli, serve, up
 from gateway.settings import SettingsError, load_settings
+from workers import commands as worker_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,18 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Alert-routing webhook gateway: classify alerts and page the right people.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _command_modules():
-        module.register(commands)
+    # Each side registers its own commands; the worker side owns worker and dead-letters.
+    for register in (up.register, serve.register, rules_cli.register, worker_commands.register):
+        register(commands)
     return parser
-
-
-def _command_modules() -> list[object]:
-    modules: list[object] = [up, serve, rules_cli]
-    # The worker side registers its own commands (worker, dead-letters).
-    from workers import commands as worker_commands
-
-    modules.append(worker_commands)
-    return modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:

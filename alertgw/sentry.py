@@ -82,9 +82,7 @@ class Scrubber:
         for secret in self._secrets:
             value = value.replace(secret, FILTERED)
         for pattern in SECRET_PATTERNS:
-            value = pattern.sub(
-                lambda m: (m.group(1) if m.lastindex else "") + FILTERED, value
-            )
+            value = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + FILTERED, value)
         return value
 
 

@@ -86,14 +86,17 @@ def _redis(env: dict[str, str]) -> Iterator[str]:
         yield f"Redis: embedded, data in {STATE_DIR}/"
 
 
-def _start(
-    env: dict[str, str], host: str, port: int, processes: int
-) -> list[subprocess.Popen[bytes]]:
+Children = dict[str, subprocess.Popen[bytes]]
+
+
+def _start(env: dict[str, str], host: str, port: int, processes: int) -> Children:
     command = [sys.executable, "-m", "alertgw.cli"]
-    return [
-        subprocess.Popen([*command, "serve", "--host", host, "--port", str(port)], env=env),
-        subprocess.Popen([*command, "worker", "--processes", str(processes)], env=env),
-    ]
+    serve = [*command, "serve", "--host", host, "--port", str(port)]
+    worker = [*command, "worker", "--processes", str(processes)]
+    return {
+        "gateway": subprocess.Popen(serve, env=env),
+        "worker": subprocess.Popen(worker, env=env),
+    }
 
 
 def _banner(host: str, port: int, notes: list[str]) -> None:
@@ -103,7 +106,7 @@ def _banner(host: str, port: int, notes: list[str]) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
+def _supervise(children: Children) -> int:
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -113,18 +116,15 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        while not stopping and all(child.poll() is None for child in children):
+        while not stopping and all(child.poll() is None for child in children.values()):
             time.sleep(0.2)
     finally:
-        _stop(children)
-    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT)]
-    if not stopping and failed:
-        print(
-            f"alertgw up: a child process exited ({failed[0].args[3]}); stopped everything",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+        _stop(list(children.values()))
+    if stopping:
+        return 0
+    exited = next(name for name, child in children.items() if child.returncode is not None)
+    print(f"alertgw up: the {exited} exited; stopped everything", file=sys.stderr)
+    return 1
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import redis
 
+# the fake PagerDuty and Slack servers, as fixtures for every test
+pytest_plugins = ["tests.fakes.vendors"]
+
 REPO = Path(__file__).resolve().parent.parent
 PAYLOADS = Path(__file__).resolve().parent / "payloads"
 

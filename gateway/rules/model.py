@@ -50,7 +50,7 @@ class SeverityPolicy:
 
 @dataclass(frozen=True)
 class PagerDutyTarget:
-    routing_key: str
+    routing_key: str = field(repr=False)  # a credential: never in a log line or traceback
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class SlackTarget:
     """Either a Web API channel (threads, buttons) or an incoming webhook (neither)."""
 
     channel: str | None = None
-    webhook_url: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)  # the URL is the credential
 
 
 @dataclass(frozen=True)
