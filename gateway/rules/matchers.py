@@ -93,7 +93,10 @@ class Regex(LabelMatcher):
         self._cache: dict[str, bool] = {}
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return self._test(labels.get(self.name, ""))
+        value = labels.get(self.name, "")
+        if self._literals is not None:  # inlined: the common case, on the hot path
+            return value in self._literals
+        return self._test(value)
 
     def _test(self, value: str) -> bool:
         if self._literals is not None:
