@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Longer than a delivery job may run (workers.jobs.JOB_TIMEOUT), so the marker of a
 # sender that died mid-call has lapsed by the time RQ notices and retries its job.
-SENDING_TTL_SECONDS = 30
+SENDING_TTL_SECONDS = 25
 PAGES = ("trigger", "escalate")
 
 
@@ -98,7 +98,9 @@ def send_one(ctx: Context, incident: Incident, tag: str, delivery: Delivery) -> 
     if not ctx.redis.set(marker, "sending", nx=True, ex=SENDING_TTL_SECONDS):
         if ctx.redis.get(marker) == b"sent":
             return
-        raise RetryableError("another worker is sending this", retry_after=SENDING_TTL_SECONDS)
+        # in flight elsewhere, or its sender died: look again once the marker lapses
+        wait = max(1, int(ctx.redis.ttl(marker)))
+        raise RetryableError("another worker is sending this", retry_after=wait)
     notification = Notification(
         incident=view(policy, incident),
         action=delivery.action,

@@ -35,7 +35,7 @@ from gateway.settings import Settings, load_settings
 from workers import context, jobs
 from workers.context import Context, queue_name
 from workers.intake import Intake
-from workers.notifiers import build_notifiers
+from workers.notifiers import build_notifiers, close_notifiers
 from workers.refresh import Refresher
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
+        close_notifiers(ctx.notifiers)
     log.info("worker %d: stopped", index)
     return 0
 
