@@ -32,7 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"alertgw: invalid settings: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
-    status: int = args.func(args, settings)
+    try:
+        status: int = args.func(args, settings)
+    except BrokenPipeError:
+        # the reader went away (`alertgw rules test ... | head`): not an error of ours
+        sys.stderr.close()
+        return 0
     return status
 
 
