@@ -7,9 +7,10 @@ classifies with them and the workers escalate with them. Nothing here reads YAML
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -207,13 +208,22 @@ class Policy:
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 
+    @cached_property
+    def _tests(self) -> tuple[tuple[Rule, tuple[Callable[[Mapping[str, str]], bool], ...]], ...]:
+        # Bound `matches` methods, looked up once: classify is the gateway's hot path and
+        # this saves an attribute lookup and a call per rule (see bench/bench_classify.py).
+        return tuple((rule, tuple(m.matches for m in rule.matchers)) for rule in self.rules)
+
     def classify(self, alert: Alert) -> list[Classification]:
         """The rules that match `alert`, in order: the first match, plus the matches after
         each `continue: true` rule; the default rule when none matches."""
         labels = alert.labels
         found: list[Classification] = []
-        for rule in self.rules:
-            if rule.matches(labels):
+        for rule, tests in self._tests:
+            for test in tests:
+                if not test(labels):
+                    break
+            else:
                 found.append(rule.classification(labels, alert.fingerprint))
                 if not rule.continue_:
                     return found
