@@ -190,8 +190,11 @@ class IncidentStore:
 
     def claim_step(
         self, incident: Incident, version: int, step: int, text: str, now: datetime
-    ) -> bool:
-        """Take escalation step `step` once; False when stale (acked, resolved, moved on)."""
+    ) -> tuple[int, datetime | None]:
+        """Take escalation step `step`: (1, now) fresh, (2, when) a re-run, (0, None) stale.
+
+        Stale means acknowledged, resolved, another version, or already past the step.
+        """
         keys = [self.key_of(incident.key), self.key_of(incident.key, "timeline")]
         args: builtins.list[str | float] = [
             incident.inc,
@@ -201,11 +204,12 @@ class IncidentStore:
             TIMELINE_CAP,
             text,
         ]
-        return bool(self._claim_step(keys=keys, args=args))
+        code, at = self._claim_step(keys=keys, args=args)
+        return int(code), _moment(at) if at else None
 
-    def claim_reminder(self, key: str, inc: str, seq: int) -> bool:
-        """Take status-update reminder `seq` once, while the incident is live."""
-        return bool(self._claim_reminder(keys=[self.key_of(key)], args=[inc, seq]))
+    def claim_reminder(self, key: str, inc: str, seq: int) -> int:
+        """Take reminder `seq`: 1 fresh, 2 a re-run of the current one, 0 stale."""
+        return int(self._claim_reminder(keys=[self.key_of(key)], args=[inc, seq]))
 
     # records kept by delivery ---------------------------------------------------------
     def note(self, key: str, kind: str, text: str, now: datetime) -> None:

@@ -101,7 +101,8 @@ def run_step(key: str, inc: str, version: int, index: int) -> None:
     incident = ctx.store.get(key)
     if incident is None or incident.inc != inc or incident.version != version:
         return
-    if incident.status == "open" and incident.step < index:
+    # step == index: a re-run of a job that died mid-delivery finishes its sends
+    if incident.status == "open" and incident.step <= index:
         _fire_step(ctx, incident, version, index)
 
 
@@ -110,6 +111,7 @@ def remind(key: str, inc: str, seq: int) -> None:
     ctx = current()
     incident = ctx.store.get(key)
     every = _update_every(ctx, incident)
+    # a re-run (claim 2) finishes the sends of a job that died; they are idempotent
     if incident is None or every is None or not ctx.store.claim_reminder(key, inc, seq):
         return
     text = f"Status update due ({incident.severity}: every {_minutes(every)})"
@@ -174,9 +176,11 @@ def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> No
         _defer(ctx, incident, version, index, until)
         return
     text = f"step {index + 1} of {len(steps)}: {', '.join(step.notify)}"
-    if not store.claim_step(incident, version, index, text, now):
+    claim, fired_at = store.claim_step(incident, version, index, text, now)
+    if not claim or fired_at is None:
         return
-    metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
+    if claim == 1:
+        metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
     blocker = escalation.inhibitor(policy, incident, store.open_incidents(now))
     if blocker is not None:
         store.note(incident.key, "inhibited", f"step {index + 1} muted by {blocker.key}", now)
@@ -186,7 +190,8 @@ def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> No
         deliver(incident.key, f"{incident.inc}:step:{index}", rows)
     delay = escalation.delay_after(steps, index)
     if delay is not None:
-        _schedule_step(ctx, incident, version, index + 1, now + delay)
+        # from when the step first fired: a re-run schedules the very same job
+        _schedule_step(ctx, incident, version, index + 1, fired_at + delay)
 
 
 def _defer(ctx: Context, incident: Incident, version: int, index: int, until: datetime) -> None:

@@ -69,7 +69,8 @@ if a.status == 'firing' and not live then
     'title', f.title, 'summary', f.summary, 'service', f.service,
     'environment', f.environment, 'source', f.source, 'labels', f.labels,
     'links', f.links, 'opened_at', a.now, 'received_at', f.received_at,
-    'updated_at', a.now, 'lead', '', 'alert_count', 1, 'step', -1, 'reminder', 0,
+    'updated_at', a.now, 'lead', '', 'alert_count', 1, 'step', -1, 'step_at', '',
+    'reminder', 0,
     'thread_channel', '', 'thread_ts', '', 'resolved_at', '', 'resolved_by', '')
   timeline(tl, a.now, 'opened', a.severity .. ' by rule ' .. a.rule .. ': ' .. f.title, a.cap)
   redis.call('ZADD', open_index(a.severity), expires, key)
@@ -162,25 +163,31 @@ return version
 
 # KEYS: inc, timeline. ARGV: inc, version, step, now, cap, text
 # Claims escalation step `step` of incarnation `inc` at `version`: only while the incident
-# is open (not acknowledged or resolved), at that version, and not already past the step.
+# is open (not acknowledged or resolved) and at that version. Returns {1, now} for a
+# fresh claim, {2, claimed_at} when this step is already the current one (a re-run of a
+# job that died mid-delivery: its sends are idempotent, so it may finish them), {0} when
+# stale or past the step.
 CLAIM_STEP = (
     _PRELUDE
     + """
-local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'version', 'step')
-if r[1] ~= 'open' or r[2] ~= ARGV[1] or r[3] ~= ARGV[2] then return 0 end
-if tonumber(r[4]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], 'step', ARGV[3])
+local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'version', 'step', 'step_at')
+if r[1] ~= 'open' or r[2] ~= ARGV[1] or r[3] ~= ARGV[2] then return {0, ''} end
+local step, wanted = tonumber(r[4]), tonumber(ARGV[3])
+if step == wanted then return {2, r[5]} end
+if step > wanted then return {0, ''} end
+redis.call('HSET', KEYS[1], 'step', ARGV[3], 'step_at', ARGV[4])
 timeline(KEYS[2], tonumber(ARGV[4]), 'escalated', ARGV[6], tonumber(ARGV[5]))
-return 1
+return {1, ARGV[4]}
 """
 )
 
 # KEYS: inc. ARGV: inc, seq. Claims status-update reminder `seq` while the incarnation is
-# live; each reminder is sent once even when its job runs twice.
+# live: 1 fresh, 2 when `seq` is already the current one (a re-run), 0 otherwise.
 CLAIM_REMINDER = """
 local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'reminder')
 if r[2] ~= ARGV[1] or (r[1] ~= 'open' and r[1] ~= 'acknowledged') then return 0 end
-if tonumber(r[3]) >= tonumber(ARGV[2]) then return 0 end
+if tonumber(r[3]) == tonumber(ARGV[2]) then return 2 end
+if tonumber(r[3]) > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'reminder', ARGV[2])
 return 1
 """

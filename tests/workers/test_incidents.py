@@ -150,23 +150,27 @@ def test_claim_step_is_fenced_by_status_version_and_progress(redis_client, key_p
     key = "checkout-down:service=checkout"
     incident = store.get(key)
     assert incident is not None
-    assert store.claim_step(incident, 1, 0, "step 1", T0)
-    assert not store.claim_step(incident, 1, 0, "step 1 again", T0)
-    assert not store.claim_step(incident, 7, 1, "wrong version", T0)
-    assert store.claim_step(incident, 1, 1, "step 2", T0)
+    assert store.claim_step(incident, 1, 0, "step 1", T0) == (1, T0)
+    later = T0 + timedelta(minutes=1)
+    assert store.claim_step(incident, 1, 0, "step 1 again", later) == (2, T0)  # a re-run
+    assert store.claim_step(incident, 7, 1, "wrong version", later) == (0, None)
+    assert store.claim_step(incident, 1, 1, "step 2", later) == (1, later)
+    assert store.claim_step(incident, 1, 0, "behind", later) == (0, None)
     store.acknowledge(key, "jane", "", T0)
-    assert not store.claim_step(incident, 2, 2, "after ack", T0)
+    assert store.claim_step(incident, 2, 2, "after ack", T0) == (0, None)
+    assert [t.kind for t in store.timeline(key)].count("escalated") == 2
 
 
 def test_claim_reminder_once_per_sequence(redis_client, key_prefix):
     store = make_store(redis_client, key_prefix)
     applied = apply(store, entry())
     key = "checkout-down:service=checkout"
-    assert store.claim_reminder(key, applied.inc, 1)
-    assert not store.claim_reminder(key, applied.inc, 1)
-    assert not store.claim_reminder(key, "other-incarnation", 2)
+    assert store.claim_reminder(key, applied.inc, 1) == 1
+    assert store.claim_reminder(key, applied.inc, 1) == 2
+    assert store.claim_reminder(key, applied.inc, 0) == 0
+    assert store.claim_reminder(key, "other-incarnation", 2) == 0
     store.resolve(key, "jane", "", T0)
-    assert not store.claim_reminder(key, applied.inc, 2)
+    assert store.claim_reminder(key, applied.inc, 2) == 0
 
 
 def test_forgotten_after_the_dedupe_window(redis_client, key_prefix):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+
+import pytest
 
 from gateway.rules.model import InhibitRule
 from tests.workers.conftest import Harness, make_harness
@@ -242,3 +245,29 @@ def test_forgotten_incident_ends_its_escalation(harness: Harness):
     harness.clock.advance(timedelta(minutes=5))
     harness.run_due()
     assert harness.pagerduty.actions() == [("trigger", "oncall")]
+
+
+def test_a_job_that_died_mid_delivery_is_finished_by_its_rerun(harness: Harness):
+    harness.pagerduty.failures.append(SystemExit("worker killed"))  # dies inside the call
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.intake.drain()
+    assert len(harness.ctx.queue.get_job_ids()) == 1
+    with pytest.raises(SystemExit):
+        harness.run_queued()
+    assert harness.pagerduty.sent == []
+    # RQ re-runs the abandoned job; the dead sender's marker has not lapsed yet
+    incident = harness.ctx.store.get(KEY)
+    assert incident is not None
+    jobs.on_change(KEY, incident.inc, 1, "opened", "", "")
+    retry = [(s, a) for s, name, a in harness.scheduled() if name == "deliver"]
+    assert len(retry) == 1
+    assert 20 <= retry[0][0] <= 25
+    for key in harness.ctx.redis.scan_iter(match=f"{harness.ctx.prefix}sent:*"):
+        harness.ctx.redis.pexpire(key, 1)  # ... until it lapses
+    time.sleep(0.01)
+    harness.clock.advance(timedelta(seconds=25))
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    assert harness.slack.actions() == [("trigger", "incidents")]
+    # and the next step was scheduled once, from when step 1 first fired
+    assert len([n for _, n, _ in harness.scheduled() if n == "run_step"]) == 1
