@@ -64,3 +64,13 @@ rules_last_reload_success = Gauge(
 rules_last_reload_timestamp = Gauge(
     "alertgw_rules_last_reload_timestamp_seconds", "Unix time of the last rules (re)load attempt."
 )
+callbacks = Counter(
+    "alertgw_callbacks_total",
+    "PagerDuty and Slack callbacks by vendor, event and outcome (applied, noop, unknown, ...).",
+    ["vendor", "event", "outcome"],
+)
+alerts_muted = Counter(
+    "alertgw_alerts_muted_total",
+    "Firing alerts recorded but not notified, by reason (silence, inhibition) and severity.",
+    ["reason", "severity"],
+)
