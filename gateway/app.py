@@ -91,7 +91,7 @@ def create_app(settings: Settings, policy: LivePolicy | None = None) -> Starlett
             await client.aclose()
 
     routes = [
-        Route("/webhooks/{source}", webhook, methods=["POST"]),
+        Route("/webhooks/{source}", webhook.handle, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),

@@ -31,7 +31,7 @@ class WebhookEndpoint:
         self._policy = policy
         self._handoff = handoff
 
-    async def __call__(self, request: Request) -> JSONResponse:
+    async def handle(self, request: Request) -> JSONResponse:
         name = request.path_params["source"]
         source = SOURCES.get(name)
         if source is None:

@@ -44,6 +44,14 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left
+
+
 @pytest.mark.slow
 def test_up_runs_gateway_worker_and_embedded_redis_then_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
@@ -86,8 +94,8 @@ def test_up_runs_gateway_worker_and_embedded_redis_then_stops_cleanly(tmp_path: 
     assert "listening on loopback only" in stderr
     assert "dry-run" in stderr
     for pid in descendants:
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        assert not running(pid), f"child {pid} still running"
     redis_pid_file = list((tmp_path / ".alertgw").rglob("*.pid"))
     for pid_file in redis_pid_file:
         pid = int(pid_file.read_text().strip() or 0)
-        assert pid == 0 or not Path(f"/proc/{pid}").exists(), "embedded Redis still running"
+        assert pid == 0 or not running(pid), "embedded Redis still running"
