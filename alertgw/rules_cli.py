@@ -8,11 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.rules.explain import explain, format_text
 from starlette.datastructures import Headers
 
 from gateway.exceptions import GatewayError
 from gateway.rules import RulesError, load_policy
+from gateway.rules.explain import explain, format_text
 from gateway.settings import Settings
 from gateway.sources import SOURCES
 from gateway.sources.base import Delivery
