@@ -17,11 +17,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from alertgw import logs
 from alertgw.sentry import init_sentry, policy_secrets
+from gateway.api import api_mount
+from gateway.api.services import Services
 from gateway.auth import require_api_token
+from gateway.callbacks import callback_routes
 from gateway.exceptions import GatewayError
 from gateway.handoff import Handoff
 from gateway.reload import LivePolicy
@@ -47,6 +50,8 @@ def create_app(settings: Settings, policy: LivePolicy | None = None) -> Starlett
     live = policy or LivePolicy(settings.rules)
     client = connect_redis(settings)
     webhook = WebhookEndpoint(settings, live, Handoff(client, settings.redis_prefix))
+    # the incident and silence stores are sync (shared with the workers): their own client
+    services = Services.connect(settings, live)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -89,13 +94,16 @@ def create_app(settings: Settings, policy: LivePolicy | None = None) -> Starlett
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(watcher, timeout=2)
             await client.aclose()
+            services.redis.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
+        *callback_routes(services),  # before /webhooks/{source}: /webhooks/pagerduty wins
         Route("/webhooks/{source}", webhook.handle, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/-/reload", reload, methods=["POST"]),
+        api_mount(services),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

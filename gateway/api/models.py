@@ -1,0 +1,123 @@
+"""The API's request and response bodies, as pydantic models (also the OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from gateway.models import Link, Severity
+from gateway.silences import State
+
+IncidentStatus = Literal["open", "acknowledged", "resolved"]
+
+
+class Operation(BaseModel):
+    """Body of `POST /incidents/{key}/ack` and `/resolve`; the body itself is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(default="api", min_length=1, max_length=200, description="who acts")
+    note: str = Field(default="", max_length=4000, description="shown in the timeline")
+
+
+class NoteIn(BaseModel):
+    """Body of `POST /incidents/{key}/notes`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(default="api", min_length=1, max_length=200)
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class SilenceIn(BaseModel):
+    """Body of `POST /silences`: matchers, and `duration` or `ends_at` (RFC 3339)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matchers: list[str] = Field(
+        min_length=1, description='Alertmanager matchers, e.g. service="checkout"'
+    )
+    duration: str | None = Field(default=None, description="30m, 2h, 1d; from starts_at")
+    starts_at: AwareDatetime | None = Field(default=None, description="default: now")
+    ends_at: AwareDatetime | None = None
+    comment: str = Field(min_length=1, max_length=4000)
+    created_by: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceIn:
+        if (self.duration is None) == (self.ends_at is None):
+            raise ValueError("give exactly one of duration and ends_at")
+        return self
+
+
+class SilenceOut(BaseModel):
+    """A silence as the API shows it."""
+
+    id: str
+    matchers: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    state: State
+
+
+class IncidentOut(BaseModel):
+    """An incident as the API shows it."""
+
+    key: str
+    inc: str
+    version: int
+    status: IncidentStatus
+    severity: Severity
+    rule: str
+    escalation: str
+    title: str
+    summary: str
+    service: str | None
+    environment: str | None
+    source: str
+    labels: dict[str, str]
+    links: list[Link]
+    opened_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    lead: str | None
+    alert_count: int
+    step: int
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class TimelineEntryOut(BaseModel):
+    at: datetime
+    kind: str
+    text: str
+
+
+class AlertStateOut(BaseModel):
+    fingerprint: str
+    status: Literal["firing", "resolved"]
+
+
+class IncidentDetail(IncidentOut):
+    """One incident with its history and the state of each of its alerts."""
+
+    timeline: list[TimelineEntryOut]
+    alerts: list[AlertStateOut]
+
+
+class IncidentList(BaseModel):
+    incidents: list[IncidentOut]
+
+
+class SilenceList(BaseModel):
+    silences: list[SilenceOut]
+
+
+class ErrorOut(BaseModel):
+    error: str

@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document of `/api/v1`, built from the pydantic models it validates with."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from gateway.api.models import (
+    ErrorOut,
+    IncidentDetail,
+    IncidentList,
+    IncidentOut,
+    NoteIn,
+    Operation,
+    SilenceIn,
+    SilenceList,
+    SilenceOut,
+)
+
+MODELS: tuple[type[BaseModel], ...] = (
+    ErrorOut,
+    IncidentDetail,
+    IncidentList,
+    IncidentOut,
+    NoteIn,
+    Operation,
+    SilenceIn,
+    SilenceList,
+    SilenceOut,
+)
+KEY = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The incident key, percent-encoded (`#` as %23; `/` may stay as is).",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _op(
+    summary: str,
+    ok: tuple[int, type[BaseModel], str],
+    body: type[BaseModel] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    optional_body: bool = False,
+) -> dict[str, Any]:
+    code, model, text = ok
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params or [],
+        "responses": {
+            str(code): _json(model, text),
+            "400": _json(ErrorOut, "invalid input; the message names the field"),
+            "401": _json(ErrorOut, "missing or bad API token"),
+            "404": _json(ErrorOut, "no such incident or silence"),
+            "503": _json(ErrorOut, "Redis unreachable; retry"),
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": not optional_body,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    return operation
+
+
+def _query(name: str, values: list[str]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"enum": values}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document; built once per process."""
+    _, schemas = models_json_schema(
+        [(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}"
+    )
+    incident = (200, IncidentOut, "the incident after the change")
+    conflict = {"409": _json(ErrorOut, "the incident is not in a state for this")}
+    ack = _op("Acknowledge: stops escalation", incident, Operation, [KEY], optional_body=True)
+    resolve = _op("Resolve: cancels pending steps", incident, Operation, [KEY], True)
+    for operation in (ack, resolve):
+        operation["responses"].update(conflict)
+    paths = {
+        "/api/v1/incidents": {
+            "get": _op(
+                "List incidents, newest first",
+                (200, IncidentList, "the incidents"),
+                params=[
+                    _query("status", ["open", "acknowledged", "resolved"]),
+                    _query("severity", ["SEV1", "SEV2", "SEV3", "SEV4"]),
+                ],
+            )
+        },
+        "/api/v1/incidents/{key}": {
+            "get": _op(
+                "One incident with its timeline and alerts",
+                (200, IncidentDetail, "it"),
+                params=[KEY],
+            )
+        },
+        "/api/v1/incidents/{key}/ack": {"post": ack},
+        "/api/v1/incidents/{key}/resolve": {"post": resolve},
+        "/api/v1/incidents/{key}/notes": {
+            "post": _op("Add a note", (201, IncidentOut, "the incident"), NoteIn, [KEY])
+        },
+        "/api/v1/silences": {
+            "get": _op(
+                "List silences",
+                (200, SilenceList, "the silences"),
+                params=[_query("state", ["pending", "active", "expired"])],
+            ),
+            "post": _op("Create a silence", (201, SilenceOut, "the new silence"), SilenceIn),
+        },
+        "/api/v1/silences/{id}": {
+            "delete": _op(
+                "Expire a silence now",
+                (200, SilenceOut, "the expired silence"),
+                params=[
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            )
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "alertgw operator API", "version": "1"},
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }

@@ -1,0 +1,84 @@
+"""What the API and the vendor callbacks share: a sync Redis client, the stores, a clock.
+
+The incident and silence stores are synchronous (the workers use them too), so request
+handlers call them through `call`, which runs them in the thread pool and turns an
+unreachable Redis into a 503 the client can retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from starlette.concurrency import run_in_threadpool
+
+from gateway.exceptions import HandoffUnavailable
+from gateway.handoff import DELIVERY_ID_TTL_SECONDS, delivery_key
+from gateway.reload import LivePolicy
+from gateway.settings import Settings
+from gateway.silences import SilenceStore
+from workers.incidents import IncidentStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def connect_sync_redis(settings: Settings) -> redis.Redis:
+    """A sync client that fails fast, like the gateway's async one."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+@dataclass
+class Services:
+    """Everything an operator endpoint needs; `clock` is passed in so tests set the time."""
+
+    settings: Settings
+    redis: redis.Redis
+    incidents: IncidentStore
+    silences: SilenceStore
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def connect(
+        cls, settings: Settings, policy: LivePolicy, clock: Callable[[], datetime] = utc_now
+    ) -> Services:
+        client = connect_sync_redis(settings)
+        prefix = settings.redis_prefix
+        # the window only matters when alerts are applied (workers); operations ignore it
+        incidents = IncidentStore(client, prefix, policy.current.dedupe_window)
+        return cls(settings, client, incidents, SilenceStore(client, prefix), clock)
+
+    async def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a store call off the event loop; Redis being down is a 503, not a 500."""
+        try:
+            return await run_in_threadpool(func, *args, **kwargs)
+        except RedisError as error:
+            raise HandoffUnavailable(
+                f"cannot reach Redis, retry later ({type(error).__name__})"
+            ) from None
+
+    def seen(self, vendor: str, delivery_id: str) -> bool:
+        """Whether a vendor's delivery (webhook id, click) was already processed."""
+        return bool(
+            self.redis.exists(delivery_key(self.settings.redis_prefix, vendor, delivery_id))
+        )
+
+    def remember(self, vendor: str, delivery_id: str) -> bool:
+        """Record a processed delivery; False when it was recorded already (a race lost)."""
+        key = delivery_key(self.settings.redis_prefix, vendor, delivery_id)
+        return bool(self.redis.set(key, "1", nx=True, ex=DELIVERY_ID_TTL_SECONDS))
