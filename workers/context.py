@@ -56,9 +56,14 @@ class Context:
     def policy(self) -> Policy:
         return self.policy_source()
 
+    _store: IncidentStore | None = field(default=None, init=False, repr=False)
+
     @property
     def store(self) -> IncidentStore:
-        return IncidentStore(self.redis, self.prefix, self.policy.dedupe_window)
+        window = self.policy.dedupe_window
+        if self._store is None or self._store.window != window:  # rules may be reloaded
+            self._store = IncidentStore(self.redis, self.prefix, window)
+        return self._store
 
     @property
     def queue(self) -> Queue:

@@ -57,6 +57,12 @@ def deferred_until(policy: Policy, step: PlannedStep, now: datetime) -> datetime
     return start if start is not None else datetime.max.replace(tzinfo=now.tzinfo)
 
 
+def inhibitable(policy: Policy, incident: Incident) -> bool:
+    """Whether any inhibit rule could mute this incident (cheap; checked before the rest)."""
+    mine = _labels(incident)
+    return any(all(m.matches(mine) for m in rule.target_matchers) for rule in policy.inhibit)
+
+
 def inhibitor(policy: Policy, incident: Incident, others: Iterable[Incident]) -> Incident | None:
     """An open incident that mutes this one under the policy's inhibit rules, if any.
 

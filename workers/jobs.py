@@ -181,7 +181,9 @@ def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> No
         return
     if claim == 1:
         metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
-    blocker = escalation.inhibitor(policy, incident, store.open_incidents(now))
+    blocker = None
+    if escalation.inhibitable(policy, incident):  # most incidents: no need to look around
+        blocker = escalation.inhibitor(policy, incident, store.open_incidents(now))
     if blocker is not None:
         store.note(incident.key, "inhibited", f"step {index + 1} muted by {blocker.key}", now)
     else:

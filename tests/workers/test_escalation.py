@@ -112,3 +112,11 @@ def test_updates_go_to_slack_and_everyone_to_all():
         "incidents",
         "oncall",
     ]
+
+
+def test_inhibitable_only_when_a_target_matcher_matches():
+    rule = InhibitRule((Equal("severity", "SEV1"),), (Equal("severity", "SEV3"),), ("service",))
+    rules = policy(inhibit=(rule,))
+    assert escalation.inhibitable(rules, incident(severity="SEV3"))
+    assert not escalation.inhibitable(rules, incident(severity="SEV1"))
+    assert not escalation.inhibitable(policy(), incident(severity="SEV3"))

