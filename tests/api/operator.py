@@ -7,11 +7,15 @@ seen by the same workers that page (with recording notifiers).
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
+import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -68,3 +72,23 @@ def status(harness: Harness, key: str = KEY) -> str | None:
     """The incident's status, or None when the store does not know it."""
     incident = harness.ctx.store.get(key)
     return incident.status if incident else None
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on an ephemeral loopback port; yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
