@@ -88,7 +88,7 @@ def openapi_document() -> dict[str, Any]:
     incident = (200, IncidentOut, "the incident after the change")
     conflict = {"409": _json(ErrorOut, "the incident is not in a state for this")}
     ack = _op("Acknowledge: stops escalation", incident, Operation, [KEY], optional_body=True)
-    resolve = _op("Resolve: cancels pending steps", incident, Operation, [KEY], True)
+    resolve = _op("Resolve: cancels pending steps", incident, Operation, [KEY], optional_body=True)
     for operation in (ack, resolve):
         operation["responses"].update(conflict)
     paths = {
