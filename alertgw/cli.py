@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alertgw import logs, rules_cli, serve, up
+from alertgw import logs, rules_cli, serve, silence_cli, up
 from gateway.settings import SettingsError, load_settings
 from workers import commands as worker_commands
 
@@ -18,7 +18,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # Each side registers its own commands; the worker side owns worker and dead-letters.
-    for register in (up.register, serve.register, rules_cli.register, worker_commands.register):
+    registrars = (
+        up.register,
+        serve.register,
+        worker_commands.register,
+        rules_cli.register,
+        silence_cli.register,
+    )
+    for register in registrars:
         register(commands)
     return parser
 
