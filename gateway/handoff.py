@@ -5,11 +5,17 @@ Each classified alert is appended to the Redis Stream of its severity
 first. A Lua script makes the request's entries, and the optional "seen this delivery
 id" marker, one atomic step: either all are written or none, and a redelivery that
 was already taken writes nothing.
+
+Requests that hand off while another hand-off is on the wire wait for it and then go
+together, as one pipeline of their scripts (a group commit): under load one round trip
+carries many requests, and an idle gateway still sends each request at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
@@ -60,13 +66,23 @@ def delivery_key(prefix: str, source: str, delivery_id: str) -> str:
     return f"{prefix}delivery:{source}:{delivery_id}"
 
 
+@dataclass
+class _Call:
+    """One request's script call, waiting for its batch's round trip."""
+
+    keys: list[str]
+    args: list[str]
+    done: asyncio.Future[object]
+
+
 class Handoff:
     """Writes classified alerts to the intake streams."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._script = redis.register_script(_HANDOFF_SCRIPT)
+        self._waiting: list[_Call] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def put(
         self, entries: Sequence[HandoffEntry], delivery: tuple[str, str] | None = None
@@ -82,13 +98,52 @@ class Handoff:
         keys = [marker] + [stream_key(self._prefix, e.classification.severity) for e in entries]
         args = [str(DELIVERY_ID_TTL_SECONDS) if delivery else ""]
         args += [e.model_dump_json() for e in entries]
+        loop = asyncio.get_running_loop()
+        call = _Call(keys, args, loop.create_future())
+        self._waiting.append(call)
+        if self._sender is None or self._sender.done():
+            self._sender = loop.create_task(self._send_waiting())
         try:
-            written = await self._script(keys=keys, args=args)
+            written = await call.done
         except RedisError as error:
             raise HandoffUnavailable(
                 f"cannot reach Redis, retry later ({type(error).__name__})"
             ) from None
         return bool(written)
+
+    async def _send_waiting(self) -> None:
+        # One batch on the wire at a time; whatever queued meanwhile is the next batch.
+        while self._waiting:
+            # a request cancelled before its batch went (its client left) is not written
+            batch = [call for call in self._waiting if not call.done.done()]
+            self._waiting = []
+            try:
+                await self._send(batch)
+            finally:
+                # never leave a request waiting forever, whatever went wrong
+                for call in batch:
+                    if not call.done.done():
+                        call.done.set_exception(RedisError("the hand-off batch was not sent"))
+
+    async def _send(self, batch: list[_Call]) -> None:
+        if not batch:
+            return
+        # EVAL (not EVALSHA) cannot meet NOSCRIPT after a Redis restart or SCRIPT FLUSH;
+        # Redis still compiles the script once and finds it again by its hash.
+        pipeline = self._redis.pipeline(transaction=False)
+        for call in batch:
+            pipeline.eval(_HANDOFF_SCRIPT, len(call.keys), *call.keys, *call.args)
+        try:
+            results = await pipeline.execute(raise_on_error=False)
+        except RedisError as error:
+            results = [error] * len(batch)
+        for call, result in zip(batch, results, strict=True):
+            if call.done.done():  # its request was cancelled (the client went away)
+                continue
+            if isinstance(result, RedisError):
+                call.done.set_exception(result)
+            else:
+                call.done.set_result(result)
 
 
 def decode_entry(fields: dict[bytes, bytes]) -> HandoffEntry:
