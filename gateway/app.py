@@ -24,6 +24,7 @@ from alertgw.sentry import init_sentry, policy_secrets
 from gateway.api import api_mount
 from gateway.api.services import Services
 from gateway.auth import require_api_token
+from gateway.body import BODY_TIMEOUT_SECONDS
 from gateway.callbacks import callback_routes
 from gateway.exceptions import GatewayError
 from gateway.handoff import Handoff
@@ -45,11 +46,19 @@ def connect_redis(settings: Settings) -> aioredis.Redis:
     )
 
 
-def create_app(settings: Settings, policy: LivePolicy | None = None) -> Starlette:
-    """Build the gateway. Loads the rules now: invalid rules raise RulesError."""
+def create_app(
+    settings: Settings,
+    policy: LivePolicy | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
+) -> Starlette:
+    """Build the gateway. Loads the rules now: invalid rules raise RulesError.
+
+    `body_timeout`: seconds a sender gets to finish its body before a 408.
+    """
     live = policy or LivePolicy(settings.rules)
     client = connect_redis(settings)
-    webhook = WebhookEndpoint(settings, live, Handoff(client, settings.redis_prefix))
+    handoff = Handoff(client, settings.redis_prefix)
+    webhook = WebhookEndpoint(settings, live, handoff, body_timeout)
     # the incident and silence stores are sync (shared with the workers): their own client
     services = Services.connect(settings, live)
 

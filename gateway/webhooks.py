@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from alertgw import metrics
-from gateway.body import read_body
+from gateway.body import BODY_TIMEOUT_SECONDS, read_body
 from gateway.exceptions import GatewayError, NotFound
 from gateway.handoff import Handoff, HandoffEntry
 from gateway.models import Alert
@@ -37,10 +37,17 @@ def _child(metric: M, *values: str) -> M:
 class WebhookEndpoint:
     """Turns one webhook request into classified alerts durably handed to the workers."""
 
-    def __init__(self, settings: Settings, policy: LivePolicy, handoff: Handoff) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        policy: LivePolicy,
+        handoff: Handoff,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
+    ) -> None:
         self._settings = settings
         self._policy = policy
         self._handoff = handoff
+        self._body_timeout = body_timeout
 
     async def handle(self, request: Request) -> JSONResponse:
         name = request.path_params["source"]
@@ -58,7 +65,7 @@ class WebhookEndpoint:
 
     async def _handle(self, source: Source, request: Request) -> JSONResponse:
         delivery = Delivery(
-            body=await read_body(request, self._settings.max_body_bytes),
+            body=await read_body(request, self._settings.max_body_bytes, self._body_timeout),
             headers=request.headers,
             query=request.query_params,
             received_at=datetime.now(UTC),
