@@ -122,8 +122,11 @@ def run(gw: System, pagerduty: FakePagerDuty, args: argparse.Namespace) -> None:
     gw.env["ALERTGW_LOG_LEVEL"] = "WARNING"
     gw.start_gateway()
     gw.start_worker(args.processes)
-    gw.post(alertmanager_body("warm-up", service="svc-0"))
-    pagerduty.wait_for_events(1, "trigger", timeout=30)
+    # warm up: every routing key once per worker process (each opens its HTTP client)
+    for i in range(SERVICES * args.processes * 2):
+        gw.post(alertmanager_body(f"warm-up-{i}", service=f"svc-{i % SERVICES}"))
+    pagerduty.wait_for_events(SERVICES * args.processes * 2, "trigger", timeout=60)
+    time.sleep(2.0)
     print(f"baseline POST to fake PagerDuty: {ms(baseline(pagerduty))}")
     lat = paced(gw, pagerduty, args.rate, args.seconds)
     print(

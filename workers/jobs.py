@@ -44,6 +44,10 @@ def schedule(
     ctx: Context, at: datetime | None, func: Callable[..., None], args: list[Any], job_id: str
 ) -> bool:
     """Enqueue `func(*args)` now (`at` None) or at `at`; False if that job id exists."""
+    if at is not None and at.microsecond:
+        # RQ's scheduler keeps whole seconds (truncated): round up, never run early,
+        # or a retry could come before the vendor's Retry-After
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     options: dict[str, Any] = {
         "job_id": job_id,
         "unique": True,

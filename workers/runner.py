@@ -118,7 +118,7 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
     if burst:
         intake.drain()
         refresher.refresh()
-        worker.work(burst=True, with_scheduler=True)
+        worker.work(burst=True, with_scheduler=True, logging_level=settings.log_level)
         return 0
     stop = threading.Event()
     threads = [
@@ -129,7 +129,8 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         thread.start()
     log.info("worker %d: started (delivery: %s)", index, settings.delivery)
     try:
-        worker.work(with_scheduler=True)
+        # RQ logs three lines per job at INFO: follow ALERTGW_LOG_LEVEL instead
+        worker.work(with_scheduler=True, logging_level=settings.log_level)
     finally:
         stop.set()
         for thread in threads:
