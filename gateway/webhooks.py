@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -17,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from alertgw import metrics
 from gateway.body import BODY_TIMEOUT_SECONDS, read_body
-from gateway.exceptions import BadPayload, GatewayError, NotFound
+from gateway.exceptions import GatewayError, NotFound
 from gateway.handoff import Handoff, HandoffEntry
 from gateway.models import Alert
 from gateway.reload import LivePolicy
@@ -74,7 +72,6 @@ class WebhookEndpoint:
         )
         source.verify(delivery, self._settings)
         payload = source.parse(delivery)
-        _refuse_lone_surrogates(delivery.body, payload)
         alerts = source.normalize(payload, delivery)
         entries = self._classify(alerts)
         delivery_id = source.delivery_id(payload, delivery)
@@ -111,21 +108,6 @@ class WebhookEndpoint:
         classified = Counter((e.classification.severity, e.classification.rule) for e in entries)
         for (severity, rule), count in classified.items():
             _child(metrics.alerts_classified, severity, rule).inc(count)
-
-
-# A JSON escape of a UTF-16 surrogate: only a pair of them is a character.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _refuse_lone_surrogates(body: bytes, payload: Any) -> None:
-    """BadPayload for text UTF-8 cannot hold: json.loads turns "\\ud800" into a lone
-    surrogate, which every later encode() (hashing, the hand-off) would choke on."""
-    if _SURROGATE_ESCAPE.search(body) is None:
-        return  # the common case: one regex scan, no re-encoding
-    try:
-        json.dumps(payload, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise BadPayload("body holds a lone UTF-16 surrogate escape, not valid Unicode") from None
 
 
 def _summary(entry: HandoffEntry) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,16 +105,33 @@ def parse_json(delivery: Delivery) -> Any:
     return decode_json(delivery.body)
 
 
+# A JSON escape of a UTF-16 surrogate: only a pair of them is a character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def decode_json(body: bytes) -> Any:
     """json.loads that turns every way a body can be bad into BadPayload."""
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except UnicodeDecodeError:
         raise BadPayload("body is not valid UTF-8") from None
     except RecursionError:
         raise BadPayload("body is nested too deeply") from None
     except ValueError as error:  # JSONDecodeError, and ints past the digit limit
         raise BadPayload(f"body is not valid JSON: {error}") from None
+    _refuse_lone_surrogates(body, payload)
+    return payload
+
+
+def _refuse_lone_surrogates(body: bytes, payload: Any) -> None:
+    # json.loads turns "\ud800" into a lone surrogate, which every later encode()
+    # (hashing, the hand-off) would choke on: refuse it here, as invalid Unicode.
+    if _SURROGATE_ESCAPE.search(body) is None:
+        return  # the common case: one regex scan, no re-encoding
+    try:
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadPayload("body holds a lone UTF-16 surrogate escape, not valid Unicode") from None
 
 
 M = TypeVar("M", bound=BaseModel)
