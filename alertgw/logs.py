@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import sys
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 # Context a log call may attach with `extra={...}`; emitted as fields in JSON.
 CONTEXT_FIELDS = ("request_id", "source", "fingerprint", "incident", "job_id", "target")
+
+# Fields every record logged while handling one request (or job) carries.
+_context: ContextVar[Mapping[str, str]] = ContextVar(
+    "alertgw_log_context", default=MappingProxyType({})
+)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@contextlib.contextmanager
+def context(**fields: str) -> Iterator[None]:
+    """Attach `fields` to every record logged inside the block (this task or thread only)."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def request_id(given: str | None, make: str) -> str:
+    """The caller's X-Request-ID when it is a sane token, else `make` (a fresh id)."""
+    return given if given and _REQUEST_ID.fullmatch(given) else make
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current `context()` fields onto each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _context.get().items():
+            if getattr(record, name, None) is None:
+                setattr(record, name, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,6 +85,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     """Send alertgw's logs (and the libraries') to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from alertgw import metrics
+from alertgw import logs, metrics
 from gateway.body import BODY_TIMEOUT_SECONDS, read_body
 from gateway.exceptions import GatewayError, NotFound
 from gateway.handoff import Handoff, HandoffEntry
@@ -55,10 +56,14 @@ class WebhookEndpoint:
         if source is None:
             return error_response(NotFound(f"unknown source {name!r}; known: {sorted(SOURCES)}"))
         started = time.perf_counter()
-        try:
-            response = await self._handle(source, request)
-        except GatewayError as error:
-            response = error_response(error)
+        rid = logs.request_id(request.headers.get("x-request-id"), uuid.uuid4().hex[:16])
+        with logs.context(request_id=rid, source=name):
+            try:
+                response = await self._handle(source, request)
+            except GatewayError as error:
+                log.info("refused with %d: %s", error.status_code, error)
+                response = error_response(error)
+        response.headers["x-request-id"] = rid
         _child(metrics.webhook_requests, name, str(response.status_code)).inc()
         _child(metrics.webhook_duration, name).observe(time.perf_counter() - started)
         return response
