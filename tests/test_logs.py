@@ -42,7 +42,7 @@ def test_a_webhook_request_logs_json_with_its_request_id_and_source(
         redis_url=redis_url,
         redis_prefix=key_prefix,
         rules=REPO / "rules",
-        alertmanager_token=TOKEN,  # type: ignore[arg-type]
+        alertmanager_token=TOKEN,
     )
     with TestClient(create_app(settings)) as client:
         refused = client.post(
