@@ -34,6 +34,7 @@ class Applied:
     version: int
     severity: Severity | None
     inc: str
+    key: str  # the incident it went to: another rule's, when its fingerprint lives there
 
 
 @dataclass(frozen=True)
@@ -119,11 +120,27 @@ class IncidentStore:
     def open_key(self, severity: Severity) -> str:
         return f"{self.prefix}open:{severity}"
 
+    def fingerprint_key(self, fingerprint: str) -> str:
+        """The index of the live incidents holding an alert (see transitions)."""
+        return f"{self.prefix}fp:{fingerprint}"
+
     # transitions --------------------------------------------------------------------
     def apply(
-        self, entry: HandoffEntry, stream: str, group: str, entry_id: str, now: datetime
+        self,
+        entry: HandoffEntry,
+        stream: str,
+        group: str,
+        entry_id: str,
+        now: datetime,
+        siblings: Iterable[str] = (),
     ) -> Applied:
-        """Apply one hand-off entry (and acknowledge it) atomically; see transitions."""
+        """Apply one hand-off entry (and acknowledge it) atomically; see transitions.
+
+        A firing alert whose fingerprint already lives in another live incident joins
+        (or raises) that one; `siblings` are the incident keys the policy classifies the
+        alert into now (`continue: true` rules), which keep their own incidents. A resolve
+        resolves the fingerprint in every live incident holding it.
+        """
         alert, rule = entry.alert, entry.classification
         key = rule.incident_key
         fields = {
@@ -137,6 +154,7 @@ class IncidentStore:
             "received_at": alert.received_at.timestamp(),
         }
         args = {
+            "prefix": self.prefix,
             "group": group,
             "entry": entry_id,
             "key": key,
@@ -145,6 +163,7 @@ class IncidentStore:
             "severity": rule.severity,
             "rule": rule.rule,
             "escalation": rule.escalation,
+            "siblings": dict.fromkeys([key, *siblings], True),
             "now": now.timestamp(),
             "window": int(self.window.total_seconds()),
             "cap": TIMELINE_CAP,
@@ -158,15 +177,17 @@ class IncidentStore:
             self.changes_key,
             self.index_key,
             stream,
+            self.fingerprint_key(alert.fingerprint),
             *(self.open_key(s) for s in SEVERITIES),
         ]
         raw = self._apply(keys=keys, args=[json.dumps(args)])
-        outcome, version, severity, inc = (_str(v) for v in raw)
+        outcome, version, severity, inc, applied_to = (_str(v) for v in raw)
         return Applied(
             outcome=cast("Outcome", outcome),
             version=int(version),
             severity=cast("Severity", severity) if severity else None,
             inc=inc,
+            key=applied_to or key,
         )
 
     def acknowledge(self, key: str, by: str, note: str, now: datetime) -> int | None:

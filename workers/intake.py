@@ -120,15 +120,16 @@ class Intake:
             log.error("dropping an unreadable hand-off entry %s in %s", entry_id, stream)
             self._done(stream, entry_id)
             return
-        applied = self.ctx.store.apply(entry, stream, GROUP, entry_id, self.ctx.clock())
-        if applied.outcome == "joined":
-            metrics.alerts_deduplicated.labels(entry.alert.source).inc()
-        log.debug(
-            "%s %s",
-            applied.outcome,
-            entry.alert.fingerprint,
-            extra={"incident": entry.classification.incident_key},
+        alert, ctx = entry.alert, self.ctx
+        # the incidents this alert belongs to by the rules (several with `continue: true`):
+        # its fingerprint living in one of them is no reason to leave its own
+        siblings = (
+            [c.incident_key for c in ctx.policy.classify(alert)] if alert.status == "firing" else []
         )
+        applied = ctx.store.apply(entry, stream, GROUP, entry_id, ctx.clock(), siblings)
+        if applied.outcome == "joined":
+            metrics.alerts_deduplicated.labels(alert.source).inc()
+        log.debug("%s %s", applied.outcome, alert.fingerprint, extra={"incident": applied.key})
 
     def _dispatch(self, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         change = {_text(k): _text(v) for k, v in fields.items()}

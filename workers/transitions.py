@@ -14,7 +14,9 @@ Keys of one incident (all expire after the dedupe window of quiet):
   <p>inc:<key>:timeline   list: JSON entries, newest last, capped
   <p>inc:<key>:notified   set: target names notified (resolve and updates go to them)
 Indexes: <p>incidents (zset, score = expiry), <p>open:<SEV> (zset of open or acknowledged
-incidents, score = expiry), and the outbox stream <p>changes.
+incidents, score = expiry), <p>fp:<fingerprint> (set: the incidents holding that alert,
+expiring with them; an alert whose level changes matches another rule, so its incident
+is found by fingerprint, not by key), and the outbox stream <p>changes.
 """
 
 from __future__ import annotations
@@ -34,95 +36,158 @@ local function keep(keys, seconds)
 end
 """
 
-# KEYS: inc, alerts, timeline, notified, changes, incidents, intake stream, open:SEV1..SEV4
-# ARGV[1]: JSON {group, entry, fingerprint, status, severity, rule, escalation, now,
-#   window, cap, fields: {title, summary, service, environment, source, labels, links,
-#   received_at}}
-# Returns {outcome, version, severity, inc} with outcome one of opened, joined, raised,
-# resolved, partial, ignored, duplicate.
+# KEYS: inc, alerts, timeline, notified (of the alert's own key), changes, incidents,
+#   intake stream, fingerprint index, open:SEV1..SEV4
+# ARGV[1]: JSON {prefix, group, entry, key, fingerprint, status, severity, rule,
+#   escalation, siblings, now, window, cap, fields: {title, summary, service, environment,
+#   source, labels, links, received_at}}
+# `siblings` is a set ({key: true}) of the incident keys this alert is classified into
+# right now (rules with `continue: true`): a fingerprint held by one of them is not
+# redirected there. Returns {outcome, version, severity, inc, key} with outcome one of
+# opened, joined, raised, resolved, partial, ignored, duplicate, and the key it applied to.
+#
+# The fingerprint index names incidents the script did not get in KEYS (it reads them
+# from the index): fine on one Redis or a Sentinel pair, not on Redis Cluster, where a
+# script may touch only the keys it declares (and all in one slot).
 APPLY_ALERT = (
     _PRELUDE
     + """
 local a = cjson.decode(ARGV[1])
-local inc_key, alerts, tl, notified, changes, index, intake = KEYS[1], KEYS[2], KEYS[3],
-  KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local function open_index(sev) return KEYS[7 + tonumber(string.sub(sev, 4))] end
+local changes, index, intake, fp_index = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local function open_index(sev) return KEYS[8 + tonumber(string.sub(sev, 4))] end
+local function rank(sev) return tonumber(string.sub(sev, 4)) end
+local function keys_of(key)
+  local rec = a.prefix .. 'inc:' .. key
+  return {rec = rec, alerts = rec .. ':alerts', tl = rec .. ':timeline',
+    notified = rec .. ':notified'}
+end
+local function is_live(key)
+  local status = redis.call('HGET', keys_of(key).rec, 'status')
+  return status == 'open' or status == 'acknowledged'
+end
+local function holds(key)
+  return is_live(key) and redis.call('HEXISTS', keys_of(key).alerts, a.fingerprint) == 1
+end
 
 local pending = redis.call('XPENDING', intake, a.group, a.entry, a.entry, 1)
-if #pending == 0 then return {'duplicate', 0, '', ''} end
+if #pending == 0 then return {'duplicate', 0, '', '', ''} end
 redis.call('XACK', intake, a.group, a.entry)
 redis.call('XDEL', intake, a.entry)
 
-local key = a.key
 local expires = a.now + a.window
-local status = redis.call('HGET', inc_key, 'status')
-local live = status == 'open' or status == 'acknowledged'
-local outcome
 
-if a.status == 'firing' and not live then
-  redis.call('DEL', alerts, notified)
-  redis.call('HSET', alerts, a.fingerprint, 'firing')
-  local f = a.fields
-  local version = redis.call('HINCRBY', inc_key, 'version', 1)
-  redis.call('HSET', inc_key, 'key', key, 'inc', a.entry, 'status', 'open',
+-- live incidents holding this fingerprint (the index forgets the others as it goes)
+local holders = {}
+for _, k in ipairs(redis.call('SMEMBERS', fp_index)) do
+  if holds(k) then table.insert(holders, k) else redis.call('SREM', fp_index, k) end
+end
+
+-- a firing alert goes where its fingerprint already lives, whatever rule matched now:
+-- the most severe live holder that is not one of this alert's own incidents
+local function home()
+  if holds(a.key) then return a.key end
+  local best, best_rank = a.key, 5
+  for _, k in ipairs(holders) do
+    local sev = redis.call('HGET', keys_of(k).rec, 'severity')
+    if not a.siblings[k] and rank(sev) < best_rank then best, best_rank = k, rank(sev) end
+  end
+  return best
+end
+
+local function open(key)
+  local k, f = keys_of(key), a.fields
+  redis.call('DEL', k.alerts, k.notified)
+  redis.call('HSET', k.alerts, a.fingerprint, 'firing')
+  local version = redis.call('HINCRBY', k.rec, 'version', 1)
+  redis.call('HSET', k.rec, 'key', key, 'inc', a.entry, 'status', 'open',
     'severity', a.severity, 'rule', a.rule, 'escalation', a.escalation,
     'title', f.title, 'summary', f.summary, 'service', f.service,
     'environment', f.environment, 'source', f.source, 'labels', f.labels,
     'links', f.links, 'opened_at', a.now, 'received_at', f.received_at,
     'updated_at', a.now, 'lead', '', 'alert_count', 1, 'step', -1, 'step_at', '',
-    'reminder', 0,
+    'reminder', 0, 'muted', '',
     'thread_channel', '', 'thread_ts', '', 'resolved_at', '', 'resolved_by', '')
-  timeline(tl, a.now, 'opened', a.severity .. ' by rule ' .. a.rule .. ': ' .. f.title, a.cap)
+  timeline(k.tl, a.now, 'opened', a.severity .. ' by rule ' .. a.rule .. ': ' .. f.title, a.cap)
   redis.call('ZADD', open_index(a.severity), expires, key)
   change(changes, key, a.entry, version, 'opened', '')
-  outcome = 'opened'
-elseif a.status == 'firing' then
-  redis.call('HSET', alerts, a.fingerprint, 'firing')
-  redis.call('HINCRBY', inc_key, 'alert_count', 1)
-  redis.call('HSET', inc_key, 'updated_at', a.now)
-  local current = redis.call('HGET', inc_key, 'severity')
-  if tonumber(string.sub(a.severity, 4)) < tonumber(string.sub(current, 4)) then
-    redis.call('ZREM', open_index(current), key)
-    redis.call('ZADD', open_index(a.severity), expires, key)
-    local version = redis.call('HINCRBY', inc_key, 'version', 1)
-    redis.call('HSET', inc_key, 'severity', a.severity, 'escalation', a.escalation)
-    timeline(tl, a.now, 'severity_raised', current .. ' -> ' .. a.severity, a.cap)
-    change(changes, key, redis.call('HGET', inc_key, 'inc'), version, 'severity_raised', '')
-    outcome = 'raised'
-  else
-    redis.call('ZADD', open_index(current), expires, key)
-    timeline(tl, a.now, 'joined', a.fingerprint, a.cap)
-    outcome = 'joined'
-  end
-elseif live and redis.call('HEXISTS', alerts, a.fingerprint) == 1 then
-  redis.call('HSET', alerts, a.fingerprint, 'resolved')
-  redis.call('HSET', inc_key, 'updated_at', a.now)
-  local firing = 0
-  for _, s in ipairs(redis.call('HVALS', alerts)) do
-    if s == 'firing' then firing = firing + 1 end
-  end
-  if firing == 0 then
-    local current = redis.call('HGET', inc_key, 'severity')
-    local version = redis.call('HINCRBY', inc_key, 'version', 1)
-    redis.call('HSET', inc_key, 'status', 'resolved', 'resolved_at', a.now,
-      'resolved_by', 'source')
-    redis.call('ZREM', open_index(current), key)
-    timeline(tl, a.now, 'resolved', 'all alerts resolved at the source', a.cap)
-    change(changes, key, redis.call('HGET', inc_key, 'inc'), version, 'resolve', 'source')
-    outcome = 'resolved'
-  else
-    local text = a.fingerprint .. ' (' .. firing .. ' still firing)'
-    timeline(tl, a.now, 'alert_resolved', text, a.cap)
-    outcome = 'partial'
-  end
-else
-  return {'ignored', 0, '', ''}
+  return 'opened'
 end
 
-keep({inc_key, alerts, tl, notified}, a.window)
-redis.call('ZADD', index, expires, key)
-local r = redis.call('HMGET', inc_key, 'version', 'severity', 'inc')
-return {outcome, tonumber(r[1]), r[2], r[3]}
+local function join(key)
+  local k = keys_of(key)
+  redis.call('HSET', k.alerts, a.fingerprint, 'firing')
+  redis.call('HINCRBY', k.rec, 'alert_count', 1)
+  redis.call('HSET', k.rec, 'updated_at', a.now)
+  local current = redis.call('HGET', k.rec, 'severity')
+  if rank(a.severity) >= rank(current) then
+    redis.call('ZADD', open_index(current), expires, key)
+    timeline(k.tl, a.now, 'joined', a.fingerprint, a.cap)
+    return 'joined'
+  end
+  -- raised in place: same key (PagerDuty's dedup_key), the new rule's escalation path
+  redis.call('ZREM', open_index(current), key)
+  redis.call('ZADD', open_index(a.severity), expires, key)
+  local version = redis.call('HINCRBY', k.rec, 'version', 1)
+  redis.call('HSET', k.rec, 'severity', a.severity, 'rule', a.rule, 'escalation', a.escalation)
+  local why = ' (' .. a.fingerprint .. ', rule ' .. a.rule .. ')'
+  timeline(k.tl, a.now, 'severity_raised', current .. ' -> ' .. a.severity .. why, a.cap)
+  change(changes, key, redis.call('HGET', k.rec, 'inc'), version, 'severity_raised', '')
+  return 'raised'
+end
+
+local function resolve_in(key)
+  local k = keys_of(key)
+  redis.call('HSET', k.alerts, a.fingerprint, 'resolved')
+  redis.call('HSET', k.rec, 'updated_at', a.now)
+  local firing = 0
+  for _, s in ipairs(redis.call('HVALS', k.alerts)) do
+    if s == 'firing' then firing = firing + 1 end
+  end
+  if firing > 0 then
+    local text = a.fingerprint .. ' (' .. firing .. ' still firing)'
+    timeline(k.tl, a.now, 'alert_resolved', text, a.cap)
+    return 'partial'
+  end
+  local current = redis.call('HGET', k.rec, 'severity')
+  local version = redis.call('HINCRBY', k.rec, 'version', 1)
+  redis.call('HSET', k.rec, 'status', 'resolved', 'resolved_at', a.now, 'resolved_by', 'source')
+  redis.call('ZREM', open_index(current), key)
+  timeline(k.tl, a.now, 'resolved', 'all alerts resolved at the source', a.cap)
+  change(changes, key, redis.call('HGET', k.rec, 'inc'), version, 'resolve', 'source')
+  return 'resolved'
+end
+
+local function touch(key)
+  local k = keys_of(key)
+  keep({k.rec, k.alerts, k.tl, k.notified}, a.window)
+  redis.call('ZADD', index, expires, key)
+end
+
+local outcome, key
+if a.status == 'firing' then
+  key = home()
+  if is_live(key) then outcome = join(key) else outcome = open(key) end
+  touch(key)
+  redis.call('SADD', fp_index, key)
+  redis.call('EXPIRE', fp_index, a.window)
+else
+  -- a resolve ends the fingerprint wherever it fires, whatever rule matched the resolve
+  local targets = holders
+  if holds(a.key) and redis.call('SISMEMBER', fp_index, a.key) == 0 then
+    table.insert(targets, a.key)
+  end
+  local order = {ignored = 0, partial = 1, resolved = 2}
+  outcome = 'ignored'
+  for _, k in ipairs(targets) do
+    local done = resolve_in(k)
+    touch(k)
+    if order[done] > order[outcome] or key == nil then outcome, key = done, k end
+  end
+  if key == nil then return {'ignored', 0, '', '', ''} end
+end
+
+local r = redis.call('HMGET', keys_of(key).rec, 'version', 'severity', 'inc')
+return {outcome, tonumber(r[1]), r[2], r[3], key}
 """
 )
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 import redis
 
 from gateway.handoff import HandoffEntry, stream_key
-from gateway.models import Alert, Severity, Status
+from gateway.models import Alert, Level, Severity, Status
 from gateway.rules.model import (
     Classification,
     Escalation,
@@ -84,6 +84,7 @@ def policy(
     inhibit: tuple[InhibitRule, ...] = (),
     intervals: Mapping[str, TimeInterval] | None = None,
     repeat: int = 0,
+    rules: tuple[Rule, ...] = (),
 ) -> Policy:
     """The SPEC's example policy, with routing keys, in Python."""
     targets = {
@@ -117,7 +118,7 @@ def policy(
         targets=targets,
         escalations={e.name: e for e in (standard, business, chat)},
         time_intervals=intervals or {"business-hours": Hours(9, 18)},
-        rules=(),
+        rules=rules,
         default=Rule("default", (), "SEV3", "standard"),
         dedupe_window=timedelta(hours=1),
         inhibit=inhibit,
@@ -132,8 +133,21 @@ def entry(
     escalation: str = "standard",
     received_at: datetime = T0,
     service: str = "checkout",
+    rule: str = "checkout-down",
 ) -> HandoffEntry:
-    alert = Alert(
+    firing = alert(fingerprint, status, received_at=received_at, service=service)
+    decided = Classification(severity=severity, rule=rule, escalation=escalation, incident_key=key)
+    return HandoffEntry(alert=firing, classification=decided)
+
+
+def alert(
+    fingerprint: str = "am:1",
+    status: Status = "firing",
+    level: Level = "critical",
+    received_at: datetime = T0,
+    service: str = "checkout",
+) -> Alert:
+    return Alert(
         source="alertmanager",
         fingerprint=fingerprint,
         status=status,
@@ -141,15 +155,16 @@ def entry(
         summary="5xx above 5%",
         service=service,
         environment="production",
-        level="critical",
+        level=level,
         labels={"alertname": "HighErrorRate"},
         starts_at=received_at,
         received_at=received_at,
     )
-    rule = Classification(
-        severity=severity, rule="checkout-down", escalation=escalation, incident_key=key
-    )
-    return HandoffEntry(alert=alert, classification=rule)
+
+
+def classified(rules: Policy, *alerts: Alert) -> list[HandoffEntry]:
+    """Hand-off entries for alerts as the gateway makes them: one per matching rule."""
+    return [HandoffEntry(alert=a, classification=c) for a in alerts for c in rules.classify(a)]
 
 
 def hand_off(client: redis.Redis, prefix: str, *entries: HandoffEntry) -> None:

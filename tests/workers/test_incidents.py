@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 
 import redis
@@ -12,14 +13,17 @@ from workers.incidents import Applied, IncidentStore
 GROUP = "workers"
 
 
-def apply(store: IncidentStore, e: HandoffEntry, minutes: float = 0) -> Applied:
+def apply(
+    store: IncidentStore, e: HandoffEntry, minutes: float = 0, siblings: Sequence[str] = ()
+) -> Applied:
     """Hand the entry off, read it through the group, and apply it at T0 + minutes."""
     client, stream = store.redis, stream_key(store.prefix, e.classification.severity)
     if not client.exists(stream):
         client.xgroup_create(stream, GROUP, id="0", mkstream=True)
     entry_id = client.xadd(stream, {"e": e.model_dump_json()})
     client.xreadgroup(GROUP, "c1", {stream: ">"})
-    return store.apply(e, stream, GROUP, entry_id.decode(), T0 + timedelta(minutes=minutes))
+    moment = T0 + timedelta(minutes=minutes)
+    return store.apply(e, stream, GROUP, entry_id.decode(), moment, siblings)
 
 
 def make_store(redis_client: redis.Redis, key_prefix: str) -> IncidentStore:
@@ -194,3 +198,79 @@ def test_incident_as_dict_is_json_ready(redis_client, key_prefix):
     data = json.loads(json.dumps(incident.as_dict()))
     assert data["severity"] == "SEV1"
     assert data["opened_at"].startswith("2026-03-02T10:00")
+
+
+# the fingerprint index: an alert's incident is found by fingerprint, whatever rule matched
+
+
+def test_a_raised_level_upgrades_the_incident_its_fingerprint_lives_in(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    warn = entry("am:f", severity="SEV3", key="warning:am:f", rule="warning")
+    opened = apply(store, warn)
+    down = entry("am:f", severity="SEV1", key="down:am:f", rule="down", escalation="chat-only")
+    raised = apply(store, down, minutes=4)
+    assert (raised.outcome, raised.key, raised.version, raised.severity) == (
+        "raised",
+        "warning:am:f",
+        2,
+        "SEV1",
+    )
+    assert raised.inc == opened.inc
+    assert store.get("down:am:f") is None
+    incident = store.get("warning:am:f")
+    assert incident is not None
+    assert (incident.severity, incident.rule, incident.escalation) == ("SEV1", "down", "chat-only")
+    assert changes(store) == [("opened", 1, ""), ("severity_raised", 2, "")]
+    raised_line = [t.text for t in store.timeline("warning:am:f") if t.kind == "severity_raised"]
+    assert raised_line == ["SEV3 -> SEV1 (am:f, rule down)"]
+    assert store.count_open(T0) == {"SEV1": 1, "SEV2": 0, "SEV3": 0, "SEV4": 0}
+
+
+def test_a_lowered_level_joins_the_incident_its_fingerprint_lives_in(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry("am:f", severity="SEV1", key="down:am:f", rule="down"))
+    joined = apply(store, entry("am:f", severity="SEV3", key="warning:am:f", rule="warning"))
+    assert (joined.outcome, joined.key) == ("joined", "down:am:f")
+    assert store.get("warning:am:f") is None
+    assert [i.key for i in store.list(now=T0)] == ["down:am:f"]
+
+
+def test_a_resolve_under_another_rule_resolves_the_fingerprint(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry("am:f", severity="SEV3", key="warning:am:f"))
+    apply(store, entry("am:f", severity="SEV1", key="down:am:f"))
+    done = apply(store, entry("am:f", status="resolved", severity="SEV3", key="default:am:f"))
+    assert (done.outcome, done.key) == ("resolved", "warning:am:f")
+    incident = store.get("warning:am:f")
+    assert incident is not None
+    assert incident.status == "resolved"
+    assert changes(store)[-1] == ("resolve", 3, "source")
+    assert apply(store, entry("am:f", status="resolved", key="default:am:f")).outcome == "ignored"
+
+
+def test_an_alert_in_two_incidents_by_continue_keeps_both(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    both = ["first:am:f", "second:am:f"]
+    first = entry("am:f", severity="SEV2", key=both[0], rule="first")
+    second = entry("am:f", severity="SEV1", key=both[1], rule="second")
+    assert apply(store, first, siblings=both).outcome == "opened"
+    assert apply(store, second, siblings=both).outcome == "opened"
+    assert store.get(both[0]).severity == "SEV2"  # type: ignore[union-attr]
+    # one resolve entry resolves the alert in both of them; its twin finds nothing left
+    resolved = apply(store, entry("am:f", status="resolved", key=both[0]))
+    assert resolved.outcome == "resolved"
+    assert apply(store, entry("am:f", status="resolved", key=both[1])).outcome == "ignored"
+    assert {i.key: i.status for i in store.list(now=T0)} == dict.fromkeys(both, "resolved")
+
+
+def test_the_fingerprint_index_lives_as_long_as_its_incident(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry("am:f", severity="SEV3", key="warning:am:f"))
+    index = store.fingerprint_key("am:f")
+    assert redis_client.smembers(index) == {b"warning:am:f"}
+    assert 3500 < redis_client.ttl(index) <= 3600
+    # an incident resolved by an operator no longer holds its alerts: a new one opens
+    store.resolve("warning:am:f", "jane", "", T0)
+    again = apply(store, entry("am:f", severity="SEV1", key="down:am:f"), minutes=1)
+    assert (again.outcome, again.key) == ("opened", "down:am:f")
+    assert redis_client.smembers(index) == {b"down:am:f"}

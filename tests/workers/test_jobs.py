@@ -5,9 +5,17 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.rules.model import InhibitRule
+from gateway.rules.model import InhibitRule, Rule
 from tests.workers.conftest import Harness, make_harness
-from tests.workers.helpers import Equal, entry, hand_off, policy, retryable
+from tests.workers.helpers import (
+    Equal,
+    alert,
+    classified,
+    entry,
+    hand_off,
+    policy,
+    retryable,
+)
 from workers import jobs
 from workers.notifiers.base import PermanentError
 
@@ -271,3 +279,61 @@ def test_a_job_that_died_mid_delivery_is_finished_by_its_rerun(harness: Harness)
     assert harness.slack.actions() == [("trigger", "incidents")]
     # and the next step was scheduled once, from when step 1 first fired
     assert len([n for _, n, _ in harness.scheduled() if n == "run_step"]) == 1
+
+
+LEVEL_RULES = (
+    Rule("checkout-warning", (Equal("level", "warning"),), "SEV3", "standard"),
+    Rule("checkout-down", (Equal("level", "critical"),), "SEV1", "standard"),
+)
+
+
+def test_an_alert_raised_to_another_rule_upgrades_its_incident(redis_client, key_prefix):
+    rules = policy(rules=LEVEL_RULES)
+    h = make_harness(redis_client, key_prefix, rules)
+    hand_off(h.ctx.redis, h.ctx.prefix, *classified(rules, alert("am:f", level="warning")))
+    h.run_due()
+    h.clock.advance(timedelta(minutes=6))
+    h.run_due()
+    assert h.pagerduty.actions() == [("trigger", "oncall"), ("trigger", "eng-lead")]
+    # the same alert turns critical: another rule, SEV1, but the same incident
+    hand_off(h.ctx.redis, h.ctx.prefix, *classified(rules, alert("am:f", level="critical")))
+    h.run_due()
+    key = "checkout-warning:am:f"
+    assert [i.key for i in h.ctx.store.list(now=h.clock.now)] == [key]
+    assert h.ctx.store.get(key).severity == "SEV1"  # type: ignore[union-attr]
+    assert h.slack.sent[-1].action == "severity_raised"
+    assert h.slack.sent[-1].text == "Severity raised to SEV1"
+    # SEV1's path from where it stands: the CTO at 20m, then the CEO (a SEV1-only step)
+    h.clock.advance(timedelta(minutes=14))
+    h.run_due()
+    h.clock.advance(timedelta(minutes=30))
+    h.run_due()
+    assert h.pagerduty.actions()[2:] == [("trigger", "cto"), ("trigger", "ceo")]
+    assert {n.incident.key for n in h.pagerduty.sent} == {key}  # one PagerDuty dedup_key
+    # the resolve matches no level rule (the default one): it still resolves the incident
+    resolved = alert("am:f", status="resolved", level="info")
+    assert [e.classification.rule for e in classified(rules, resolved)] == ["default"]
+    hand_off(h.ctx.redis, h.ctx.prefix, *classified(rules, resolved))
+    h.run_due()
+    assert h.ctx.store.get(key).status == "resolved"  # type: ignore[union-attr]
+    assert sorted(t for a, t in h.pagerduty.actions() if a == "resolve") == [
+        "ceo",
+        "cto",
+        "eng-lead",
+        "oncall",
+    ]
+
+
+def test_an_alert_matching_two_rules_by_continue_opens_both_incidents(redis_client, key_prefix):
+    rules = policy(
+        rules=(
+            Rule("audit", (Equal("service", "checkout"),), "SEV4", "chat-only", continue_=True),
+            Rule("checkout-down", (Equal("level", "critical"),), "SEV1", "standard"),
+        )
+    )
+    h = make_harness(redis_client, key_prefix, rules)
+    hand_off(h.ctx.redis, h.ctx.prefix, *classified(rules, alert("am:f")))
+    h.run_due()
+    opened = {i.key: i.severity for i in h.ctx.store.list(now=h.clock.now)}
+    assert opened == {"audit:am:f": "SEV4", "checkout-down:am:f": "SEV1"}
+    assert h.pagerduty.actions() == [("trigger", "oncall")]
