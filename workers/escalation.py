@@ -43,6 +43,20 @@ def reached(steps: list[PlannedStep], elapsed: timedelta) -> int:
     return max((s.index for s in steps if s.after <= elapsed), default=0)
 
 
+def resumed(
+    steps: list[PlannedStep], step: int, step_at: datetime | None
+) -> tuple[int, datetime | None] | None:
+    """Where an unacknowledged incident's escalation resumes: (step, due; None = now).
+
+    The step after the last one fired, due that step's wait after it fired (in the past
+    when the acknowledgement outlasted it); None when the path has no step left.
+    """
+    if step < 0 or step_at is None:
+        return (0, None) if steps else None
+    delay = delay_after(steps, step)
+    return None if delay is None else (step + 1, step_at + delay)
+
+
 def deferred_until(policy: Policy, step: PlannedStep, now: datetime) -> datetime | None:
     """When a `during` step due now must wait for its interval; None if it may fire now.
 

@@ -23,7 +23,7 @@ from workers.notifiers.base import IncidentStatus
 
 TIMELINE_CAP = 500
 Outcome = Literal["opened", "joined", "raised", "resolved", "partial", "ignored", "duplicate"]
-Operation = Literal["acknowledge", "resolve", "note"]
+Operation = Literal["acknowledge", "unacknowledge", "resolve", "note"]
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,13 @@ class Incident:
     thread: tuple[str, str] | None
     resolved_at: datetime | None
     resolved_by: str | None
+    step_at: datetime | None = None  # when `step` fired
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and the CLI."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["links"] = [link.model_dump() for link in self.links]
-        for name in ("opened_at", "received_at", "updated_at", "resolved_at"):
+        for name in ("opened_at", "received_at", "updated_at", "resolved_at", "step_at"):
             data[name] = data[name].isoformat() if data[name] else None
         data.pop("thread")
         return data
@@ -194,6 +195,10 @@ class IncidentStore:
         """Acknowledge an open incident: stops escalation. The new version, or None."""
         return self._run("acknowledge", key, by, note, now)
 
+    def unacknowledge(self, key: str, by: str, note: str, now: datetime) -> int | None:
+        """Reopen an acknowledged incident: escalation resumes. The new version, or None."""
+        return self._run("unacknowledge", key, by, note, now)
+
     def resolve(self, key: str, by: str, note: str, now: datetime) -> int | None:
         """Resolve an open or acknowledged incident. The new version, or None."""
         return self._run("resolve", key, by, note, now)
@@ -292,6 +297,11 @@ class IncidentStore:
             counts = pipe.execute()[1::2]
         return dict(zip(SEVERITIES, (int(c) for c in counts), strict=True))
 
+    def alerts(self, key: str) -> dict[str, str]:
+        """The incident's alerts: fingerprint -> firing | resolved."""
+        raw = self.redis.hgetall(self.key_of(key, "alerts"))
+        return {_str(fingerprint): _str(status) for fingerprint, status in raw.items()}
+
     def timeline(self, key: str) -> builtins.list[TimelineEntry]:
         """The incident's history, oldest first."""
         entries = [
@@ -338,4 +348,5 @@ def _incident(raw: Mapping[Any, Any]) -> Incident:
         thread=thread,
         resolved_at=_moment(r["resolved_at"]) if r.get("resolved_at") else None,
         resolved_by=_text(r, "resolved_by"),
+        step_at=_moment(r["step_at"]) if r.get("step_at") else None,
     )

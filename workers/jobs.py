@@ -94,6 +94,10 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")
         deliver(key, tag, _rows(escalation.everyone(notified, _action(action), line)))
+    elif action == "unacknowledge":
+        line = f"Unacknowledged by {by}: escalation resumes"
+        deliver(key, tag, _rows(escalation.updates(ctx.policy, notified, "note", line)))
+        _resume(ctx, incident, version)
     elif action == "note":
         line = f"{by}: {text}"
         deliver(key, tag, _rows(escalation.updates(ctx.policy, notified, "note", line)))
@@ -225,6 +229,19 @@ def _raised(ctx: Context, incident: Incident, version: int) -> None:
         due = incident.opened_at + steps[incident.step + 1].after
         _schedule_step(ctx, incident, version, incident.step + 1, max(due, now))
     _schedule_reminder(ctx, incident, incident.reminder + 1)
+
+
+def _resume(ctx: Context, incident: Incident, version: int) -> None:
+    """After an unacknowledgement: the next step, when it would have come due, or now."""
+    steps = escalation.plan(ctx.policy, incident)
+    resumed = escalation.resumed(steps, incident.step, incident.step_at)
+    if incident.status != "open" or resumed is None:
+        return
+    index, due = resumed
+    if due is None or due <= ctx.clock():
+        _fire_step(ctx, incident, version, index)
+    else:
+        _schedule_step(ctx, incident, version, index, due)
 
 
 def _schedule_step(

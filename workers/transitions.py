@@ -192,9 +192,10 @@ return {outcome, tonumber(r[1]), r[2], r[3], key}
 )
 
 # KEYS: inc, timeline, changes, open:SEV1..SEV4
-# ARGV: action (acknowledge | resolve | note), by, text, now, cap
-# Acknowledge needs an open incident, resolve an open or acknowledged one, a note any
-# live one. Returns the new version, or 0 when the incident is not in a state for it.
+# ARGV: action (acknowledge | unacknowledge | resolve | note), by, text, now, cap
+# Acknowledge needs an open incident, unacknowledge an acknowledged one (back to open,
+# no lead: escalation resumes), resolve an open or acknowledged one, a note any live
+# one. Returns the new version, or 0 when the incident is not in a state for it.
 OPERATE = (
     _PRELUDE
     + """
@@ -203,7 +204,8 @@ local action, by, text, now, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]),
 local status = redis.call('HGET', inc_key, 'status')
 local live = status == 'open' or status == 'acknowledged'
 if action == 'acknowledge' and status ~= 'open' then return 0 end
-if action ~= 'acknowledge' and not live then return 0 end
+if action == 'unacknowledge' and status ~= 'acknowledged' then return 0 end
+if not live then return 0 end
 local r = redis.call('HMGET', inc_key, 'key', 'inc', 'severity')
 local version = tonumber(redis.call('HGET', inc_key, 'version'))
 local line = by
@@ -212,6 +214,10 @@ if action == 'acknowledge' then
   version = redis.call('HINCRBY', inc_key, 'version', 1)
   redis.call('HSET', inc_key, 'status', 'acknowledged', 'lead', by, 'updated_at', now)
   timeline(tl, now, 'acknowledged', line, cap)
+elseif action == 'unacknowledge' then
+  version = redis.call('HINCRBY', inc_key, 'version', 1)
+  redis.call('HSET', inc_key, 'status', 'open', 'lead', '', 'updated_at', now)
+  timeline(tl, now, 'unacknowledged', line, cap)
 elseif action == 'resolve' then
   version = redis.call('HINCRBY', inc_key, 'version', 1)
   redis.call('HSET', inc_key, 'status', 'resolved', 'resolved_at', now, 'resolved_by', by,

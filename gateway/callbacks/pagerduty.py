@@ -2,7 +2,9 @@
 
 PagerDuty is not an alert source: its webhooks say what a responder did to an incident
 alertgw paged. `data.incident_key` is the dedup key alertgw sent (its incident key).
-`incident.acknowledged` acknowledges the incident (escalation stops), `incident.resolved`
+`incident.acknowledged` acknowledges the incident (escalation stops),
+`incident.unacknowledged` (and `incident.reopened` of an acknowledged one) takes the
+acknowledgement back (escalation resumes from where it stood), `incident.resolved`
 resolves it (pending steps are cancelled, and every other target told about it, Slack
 and other routing keys, follows through the workers' change stream). Redeliveries carry
 the same `X-Webhook-Id` and are processed once. Unknown incidents and other event types
@@ -125,14 +127,7 @@ class PagerDutyCallback:
         elif event.event_type == "incident.resolved":
             action = store.resolve
         elif event.event_type in RESUME_EVENTS:
-            action = getattr(store, "unacknowledge", None)
-            if action is None:
-                log.info(
-                    "pagerduty %s for %s: resuming escalation is not supported yet; no-op",
-                    event.event_type,
-                    key,
-                )
-                return "unsupported"
+            action = store.unacknowledge  # escalation resumes where it stood
         else:
             return "ignored"
         if action(key, by, "", now) is not None:

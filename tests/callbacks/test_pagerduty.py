@@ -141,16 +141,25 @@ def test_unknown_incidents_and_other_events_are_accepted_as_no_ops(
     assert status(harness) == "open"
 
 
-def test_unacknowledged_is_a_logged_no_op_until_the_store_can_resume(
-    app: tuple[TestClient, Harness, Any],
-):
+def test_unacknowledged_resumes_the_escalation(app: tuple[TestClient, Harness, Any]):
     http, harness, _ = app
     open_incident(harness)
     post(http, event("incident.acknowledged"), webhook_id="w-a")
+    harness.clock.advance(timedelta(minutes=2))
     answer = post(http, event("incident.unacknowledged"), webhook_id="w-u")
-    assert answer.status_code == 202
-    expected = "applied" if hasattr(harness.ctx.store, "unacknowledge") else "unsupported"
-    assert answer.json()["outcome"] == expected
+    assert (answer.status_code, answer.json()["outcome"]) == (202, "applied")
+    assert status(harness) == "open"
+    assert harness.ctx.store.get(KEY).lead is None
+    harness.run_due()
+    assert (
+        harness.slack.sent[-1].text == "Unacknowledged by Jane Doe (PagerDuty): escalation resumes"
+    )
+    harness.clock.advance(timedelta(minutes=3))  # step 2 is due 5 minutes after step 1
+    harness.run_due()
+    assert ("trigger", "eng-lead") in harness.pagerduty.actions()
+    # nothing to take back from an open incident
+    again = post(http, event("incident.unacknowledged", event_id="other"), webhook_id="w-u2")
+    assert again.json()["outcome"] == "noop"
 
 
 FORGERIES = {

@@ -120,3 +120,12 @@ def test_inhibitable_only_when_a_target_matcher_matches():
     assert escalation.inhibitable(rules, incident(severity="SEV3"))
     assert not escalation.inhibitable(rules, incident(severity="SEV1"))
     assert not escalation.inhibitable(policy(), incident(severity="SEV3"))
+
+
+def test_resumed_continues_after_the_last_step_fired():
+    steps = escalation.plan(policy(), incident(severity="SEV1"))
+    assert escalation.resumed(steps, -1, None) == (0, None)  # acknowledged before step 1
+    assert escalation.resumed(steps, 0, T0) == (1, T0 + timedelta(minutes=5))
+    assert escalation.resumed(steps, 2, T0) == (3, T0 + timedelta(minutes=30))
+    assert escalation.resumed(steps, 3, T0) is None  # the path is done
+    assert escalation.resumed([], -1, None) is None

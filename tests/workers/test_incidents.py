@@ -274,3 +274,29 @@ def test_the_fingerprint_index_lives_as_long_as_its_incident(redis_client, key_p
     again = apply(store, entry("am:f", severity="SEV1", key="down:am:f"), minutes=1)
     assert (again.outcome, again.key) == ("opened", "down:am:f")
     assert redis_client.smembers(index) == {b"down:am:f"}
+
+
+def test_unacknowledge_reopens_only_an_acknowledged_incident(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    key = "checkout-down:service=checkout"
+    assert store.unacknowledge(key, "jane", "", T0) is None  # open: nothing to take back
+    store.acknowledge(key, "jane", "", T0)
+    assert store.unacknowledge(key, "bob", "not mine", T0) == 3
+    incident = store.get(key)
+    assert incident is not None
+    assert (incident.status, incident.lead) == ("open", None)
+    assert changes(store)[-1] == ("unacknowledge", 3, "bob")
+    assert store.timeline(key)[-1].text == "bob: not mine"
+    assert store.timeline(key)[-1].kind == "unacknowledged"
+    store.resolve(key, "jane", "", T0)
+    assert store.unacknowledge(key, "bob", "", T0) is None
+
+
+def test_alerts_by_fingerprint(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry(fingerprint="am:1"))
+    apply(store, entry(fingerprint="am:2"))
+    apply(store, entry(fingerprint="am:1", status="resolved"))
+    assert store.alerts("checkout-down:service=checkout") == {"am:1": "resolved", "am:2": "firing"}
+    assert store.alerts("no-such-incident") == {}

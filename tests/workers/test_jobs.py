@@ -337,3 +337,39 @@ def test_an_alert_matching_two_rules_by_continue_opens_both_incidents(redis_clie
     opened = {i.key: i.severity for i in h.ctx.store.list(now=h.clock.now)}
     assert opened == {"audit:am:f": "SEV4", "checkout-down:am:f": "SEV1"}
     assert h.pagerduty.actions() == [("trigger", "oncall")]
+
+
+def test_unacknowledged_resumes_at_the_next_step_when_it_falls_due(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    harness.clock.advance(timedelta(minutes=1))
+    harness.ctx.store.acknowledge(KEY, "jane", "", harness.clock.now)
+    harness.run_due()
+    harness.clock.advance(timedelta(minutes=1))
+    harness.ctx.store.unacknowledge(KEY, "jane", "", harness.clock.now)
+    harness.run_due()
+    assert harness.slack.sent[-1].action == "note"
+    assert harness.slack.sent[-1].text == "Unacknowledged by jane: escalation resumes"
+    assert harness.pagerduty.actions() == [("trigger", "oncall"), ("acknowledge", "oncall")]
+    # step 2 stays due 5 minutes after step 1 fired, 3 minutes from now
+    steps = [(round(s), args[3]) for s, name, args in harness.scheduled() if name == "run_step"]
+    assert (180, 1) in steps
+    harness.clock.advance(timedelta(minutes=3))
+    harness.run_due()
+    assert harness.pagerduty.actions()[-1] == ("trigger", "eng-lead")
+
+
+def test_unacknowledged_after_the_next_step_was_due_escalates_at_once(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    harness.ctx.store.acknowledge(KEY, "jane", "", harness.clock.now)
+    harness.clock.advance(timedelta(minutes=30))
+    harness.run_due()
+    assert ("trigger", "eng-lead") not in harness.pagerduty.actions()
+    harness.ctx.store.unacknowledge(KEY, "jane", "", harness.clock.now)
+    harness.intake.drain()
+    harness.run_queued()
+    assert harness.pagerduty.actions()[-1] == ("trigger", "eng-lead")
+    harness.clock.advance(timedelta(minutes=15))
+    harness.run_due()
+    assert harness.pagerduty.actions()[-1] == ("trigger", "cto")
