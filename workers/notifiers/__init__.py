@@ -24,7 +24,7 @@ def build_notifiers(settings: Settings, redis: redis.Redis) -> list[Notifier]:
 
 
 def close_notifiers(notifiers: Iterable[Notifier]) -> None:
-    """Close the notifiers' HTTP connections (PagerDuty keeps a pool per routing key)."""
+    """Close the notifiers' HTTP connections (PagerDuty's shared connection pool)."""
     for notifier in notifiers:
         close = getattr(notifier, "close", None)
         if callable(close):
