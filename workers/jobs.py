@@ -53,7 +53,9 @@ def schedule(
         "unique": True,
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "retry": Retry(max=ABANDONED_RETRIES),
-        "result_ttl": 600,
+        # no result to keep: RQ then skips its finished-job registry and deletes the job
+        # at once (saves a third of its bookkeeping); re-runs are fenced by the store
+        "result_ttl": 0,
     }
     try:
         if at is None:
