@@ -17,6 +17,7 @@ from rq import Queue
 
 from gateway.rules.model import Policy, Target
 from gateway.settings import Settings
+from gateway.silences import SilenceStore
 from workers.deadletters import DeadLetters
 from workers.dryrun import DryRunNotifier
 from workers.incidents import IncidentStore
@@ -68,6 +69,10 @@ class Context:
     @property
     def queue(self) -> Queue:
         return Queue(queue_name(self.prefix), connection=self.redis)
+
+    @property
+    def silences(self) -> SilenceStore:
+        return SilenceStore(self.redis, self.prefix)
 
     @property
     def dead_letters(self) -> DeadLetters:

@@ -71,34 +71,6 @@ def deferred_until(policy: Policy, step: PlannedStep, now: datetime) -> datetime
     return start if start is not None else datetime.max.replace(tzinfo=now.tzinfo)
 
 
-def inhibitable(policy: Policy, incident: Incident) -> bool:
-    """Whether any inhibit rule could mute this incident (cheap; checked before the rest)."""
-    mine = _labels(incident)
-    return any(all(m.matches(mine) for m in rule.target_matchers) for rule in policy.inhibit)
-
-
-def inhibitor(policy: Policy, incident: Incident, others: Iterable[Incident]) -> Incident | None:
-    """An open incident that mutes this one under the policy's inhibit rules, if any.
-
-    Alertmanager semantics: a source incident matching `source_matchers` mutes a target
-    matching `target_matchers` when both carry equal values for every `equal` label.
-    Matchers see the incident's labels plus `severity`.
-    """
-    mine = _labels(incident)
-    for rule in policy.inhibit:
-        if not all(m.matches(mine) for m in rule.target_matchers):
-            continue
-        for other in others:
-            if other.key == incident.key or other.status == "resolved":
-                continue
-            theirs = _labels(other)
-            if all(m.matches(theirs) for m in rule.source_matchers) and all(
-                theirs.get(name, "") == mine.get(name, "") for name in rule.equal
-            ):
-                return other
-    return None
-
-
 def step_deliveries(
     policy: Policy, step: PlannedStep, notified: set[str], total: int
 ) -> list[Delivery]:
@@ -128,7 +100,3 @@ def updates(policy: Policy, notified: Iterable[str], action: Action, text: str) 
 def everyone(notified: Iterable[str], action: Action, text: str) -> list[Delivery]:
     """The same action to every target told about the incident (acknowledge, resolve)."""
     return [Delivery(name, action, text) for name in sorted(notified)]
-
-
-def _labels(incident: Incident) -> dict[str, str]:
-    return {**incident.labels, "severity": incident.severity}

@@ -105,6 +105,7 @@ class IncidentStore:
         self._operate = client.register_script(transitions.OPERATE)
         self._claim_step = client.register_script(transitions.CLAIM_STEP)
         self._claim_reminder = client.register_script(transitions.CLAIM_REMINDER)
+        self._mute = client.register_script(transitions.MUTE)
 
     # keys ---------------------------------------------------------------------------
     def key_of(self, key: str, part: str = "") -> str:
@@ -236,6 +237,12 @@ class IncidentStore:
     def claim_reminder(self, key: str, inc: str, seq: int) -> int:
         """Take reminder `seq`: 1 fresh, 2 a re-run of the current one, 0 stale."""
         return int(self._claim_reminder(keys=[self.key_of(key)], args=[inc, seq]))
+
+    def mute(self, key: str, inc: str, cause: str, kind: str, text: str, now: datetime) -> bool:
+        """Record that `cause` mutes incarnation `inc`: True the first time it does."""
+        keys = [self.key_of(key), self.key_of(key, "timeline")]
+        args: builtins.list[str | float] = [inc, cause, now.timestamp(), TIMELINE_CAP, kind, text]
+        return bool(self._mute(keys=keys, args=args))
 
     # records kept by delivery ---------------------------------------------------------
     def note(self, key: str, kind: str, text: str, now: datetime) -> None:

@@ -21,7 +21,7 @@ from rq import Retry
 from rq.exceptions import DuplicateJobError
 
 from alertgw import metrics
-from workers import escalation
+from workers import escalation, muting
 from workers.context import Context, current
 from workers.delivery import send_all
 from workers.escalation import Delivery
@@ -180,6 +180,12 @@ def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> No
     steps = escalation.plan(policy, incident)
     if index >= len(steps):
         return
+    mute = muting.muted(ctx, incident, now)
+    if mute is not None:
+        # a silence or an inhibiting incident: nobody hears of it now; look again later
+        muting.record(ctx, incident, mute, now)
+        _schedule_step(ctx, incident, version, index, mute.recheck_at(now))
+        return
     step = steps[index]
     until = escalation.deferred_until(policy, step, now)
     if until is not None:
@@ -191,15 +197,9 @@ def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> No
         return
     if claim == 1:
         metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
-    blocker = None
-    if escalation.inhibitable(policy, incident):  # most incidents: no need to look around
-        blocker = escalation.inhibitor(policy, incident, store.open_incidents(now))
-    if blocker is not None:
-        store.note(incident.key, "inhibited", f"step {index + 1} muted by {blocker.key}", now)
-    else:
-        notified = store.notified(incident.key)
-        rows = _rows(escalation.step_deliveries(policy, step, notified, len(steps)))
-        deliver(incident.key, f"{incident.inc}:step:{index}", rows)
+    notified = store.notified(incident.key)
+    rows = _rows(escalation.step_deliveries(policy, step, notified, len(steps)))
+    deliver(incident.key, f"{incident.inc}:step:{index}", rows)
     delay = escalation.delay_after(steps, index)
     if delay is not None:
         # from when the step first fired: a re-run schedules the very same job

@@ -262,3 +262,19 @@ if tonumber(r[3]) > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'reminder', ARGV[2])
 return 1
 """
+
+# KEYS: inc, timeline. ARGV: inc, cause, now, cap, kind, text
+# Records that incarnation `inc` is muted by `cause` (a silence, an inhibiting incident):
+# a timeline entry the first time that cause mutes it. 1 when recorded, 0 when already
+# recorded or the incident is no longer live.
+MUTE = (
+    _PRELUDE
+    + """
+local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'muted')
+if r[2] ~= ARGV[1] or (r[1] ~= 'open' and r[1] ~= 'acknowledged') then return 0 end
+if r[3] == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'muted', ARGV[2])
+timeline(KEYS[2], tonumber(ARGV[3]), ARGV[5], ARGV[6], tonumber(ARGV[4]))
+return 1
+"""
+)

@@ -25,6 +25,7 @@ from gateway.rules.model import (
     Target,
     TimeInterval,
 )
+from workers.incidents import Incident
 from workers.notifiers.base import Notification, Receipt, RetryableError, ThreadRef
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
@@ -212,3 +213,33 @@ class SlackRecorder(Recorder):
 
 def retryable(after: float | None = None) -> RetryableError:
     return RetryableError("HTTP 429", retry_after=after)
+
+
+def incident(key: str = "k", severity: Severity = "SEV3", **labels: str) -> Incident:
+    """A stored incident as the store would read it, for the pure functions."""
+    return Incident(
+        key=key,
+        inc="1-0",
+        version=1,
+        status="open",
+        severity=severity,
+        rule="r",
+        escalation="standard",
+        title="t",
+        summary="",
+        service=None,
+        environment=None,
+        source="alertmanager",
+        labels=labels,
+        links=(),
+        opened_at=T0,
+        received_at=T0,
+        updated_at=T0,
+        lead=None,
+        alert_count=1,
+        step=-1,
+        reminder=0,
+        thread=None,
+        resolved_at=None,
+        resolved_by=None,
+    )

@@ -3,39 +3,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from gateway.rules.model import InhibitRule
-from tests.workers.helpers import T0, Equal, policy
+from tests.workers.helpers import T0, incident, policy
 from workers import escalation
-from workers.incidents import Incident
-
-
-def incident(key: str = "k", severity: str = "SEV3", **labels: str) -> Incident:
-    return Incident(
-        key=key,
-        inc="1-0",
-        version=1,
-        status="open",
-        severity=severity,  # type: ignore[arg-type]
-        rule="r",
-        escalation="standard",
-        title="t",
-        summary="",
-        service=None,
-        environment=None,
-        source="alertmanager",
-        labels=labels,
-        links=(),
-        opened_at=T0,
-        received_at=T0,
-        updated_at=T0,
-        lead=None,
-        alert_count=1,
-        step=-1,
-        reminder=0,
-        thread=None,
-        resolved_at=None,
-        resolved_by=None,
-    )
 
 
 def test_plan_skips_steps_for_other_severities_and_repeats():
@@ -72,19 +41,6 @@ def test_during_defers_to_the_next_start_of_the_interval():
     assert escalation.deferred_until(rules, first, evening) is None
 
 
-def test_inhibition_needs_matching_source_target_and_equal_labels():
-    rule = InhibitRule((Equal("severity", "SEV1"),), (Equal("severity", "SEV3"),), ("service",))
-    rules = policy(inhibit=(rule,))
-    muted = incident("small", "SEV3", service="checkout")
-    big = incident("big", "SEV1", service="checkout")
-    elsewhere = incident("other", "SEV1", service="search")
-    assert escalation.inhibitor(rules, muted, [muted, big]) == big
-    assert escalation.inhibitor(rules, muted, [elsewhere]) is None
-    assert escalation.inhibitor(rules, muted, [replace(big, status="resolved")]) is None
-    assert escalation.inhibitor(rules, big, [muted]) is None
-    assert escalation.inhibitor(policy(), muted, [big]) is None
-
-
 def test_step_deliveries_page_new_targets_and_note_the_thread():
     rules = policy()
     steps = escalation.plan(rules, incident(severity="SEV1"))
@@ -112,14 +68,6 @@ def test_updates_go_to_slack_and_everyone_to_all():
         "incidents",
         "oncall",
     ]
-
-
-def test_inhibitable_only_when_a_target_matcher_matches():
-    rule = InhibitRule((Equal("severity", "SEV1"),), (Equal("severity", "SEV3"),), ("service",))
-    rules = policy(inhibit=(rule,))
-    assert escalation.inhibitable(rules, incident(severity="SEV3"))
-    assert not escalation.inhibitable(rules, incident(severity="SEV1"))
-    assert not escalation.inhibitable(policy(), incident(severity="SEV3"))
 
 
 def test_resumed_continues_after_the_last_step_fired():

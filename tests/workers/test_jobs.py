@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.rules.model import InhibitRule, Rule
+from gateway.rules.model import Rule
 from tests.workers.conftest import Harness, make_harness
 from tests.workers.helpers import (
     Equal,
@@ -213,17 +213,6 @@ def test_a_rerun_job_does_not_send_again(harness: Harness):
     jobs.deliver(KEY, tag, [["oncall", "trigger", "x"], ["incidents", "trigger", "x"]])
     assert len(harness.pagerduty.sent) == 1
     assert len(harness.slack.sent) == 1
-
-
-def test_inhibited_incident_is_not_paged(redis_client, key_prefix):
-    rule = InhibitRule((Equal("severity", "SEV1"),), (Equal("severity", "SEV3"),), ("service",))
-    h = make_harness(redis_client, key_prefix, policy(inhibit=(rule,)))
-    hand_off(h.ctx.redis, h.ctx.prefix, entry())
-    h.run_due()
-    hand_off(h.ctx.redis, h.ctx.prefix, entry(fingerprint="am:7", severity="SEV3", key="small"))
-    h.run_due()
-    assert [n.incident.key for n in h.pagerduty.sent] == [KEY]
-    assert "inhibited" in kinds(h, "small")
 
 
 def test_dry_run_records_instead_of_sending(redis_client, key_prefix):
