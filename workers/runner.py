@@ -26,12 +26,12 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import redis
-import sentry_sdk
 from prometheus_client import start_http_server
 from redis.client import Pipeline
 from rq import SimpleWorker
 from rq.job import Job
 
+from alertgw.sentry import init_sentry, policy_secrets
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
 from workers import context, jobs
@@ -118,11 +118,9 @@ def _child(index: int, metrics_port: int, burst: bool) -> None:
 
 def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) -> int:
     """One worker process: intake thread, refresher thread, RQ worker in this thread."""
-    if settings.sentry_dsn is not None:
-        sentry_sdk.init(
-            dsn=settings.sentry_dsn.get_secret_value(), environment=settings.sentry_environment
-        )
     ctx = build_context(settings)
+    # once the rules are loaded: their routing keys and webhook URLs are scrubbed too
+    init_sentry(settings, "worker", policy_secrets(ctx.policy))
     context.install(ctx)
     if metrics_port:
         start_http_server(metrics_port + index)

@@ -7,8 +7,6 @@ segment (`/` may be sent as is or as `%2F`; `#` must be `%23`, `?` must be `%3F`
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -107,10 +105,9 @@ class IncidentsApi:
         timeline = [
             TimelineEntryOut(at=e.at, kind=e.kind, text=e.text) for e in self._store.timeline(key)
         ]
-        raw = self._store.redis.hgetall(self._store.key_of(key, "alerts"))
         alerts = [
-            AlertStateOut.model_validate({"fingerprint": _s(f), "status": _s(v)})
-            for f, v in sorted(raw.items())
+            AlertStateOut.model_validate({"fingerprint": fingerprint, "status": status})
+            for fingerprint, status in sorted(self._store.alerts(key).items())
         ]
         return IncidentDetail(
             **incident_out(incident).model_dump(), timeline=timeline, alerts=alerts
@@ -130,7 +127,3 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None
     if value not in allowed:
         raise BadPayload(f"{name}: must be one of {', '.join(allowed)}, not {value!r}")
     return value
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
