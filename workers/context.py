@@ -36,6 +36,11 @@ def queue_name(prefix: str) -> str:
     return f"{prefix}notify"
 
 
+def chat_queue_name(prefix: str) -> str:
+    """The RQ queue of chat (Slack) deliveries, served by workers of their own."""
+    return f"{prefix}notify:chat"
+
+
 @dataclass
 class Context:
     """Everything a job or the intake loop needs, built once per process."""
@@ -48,6 +53,9 @@ class Context:
     rng: random.Random = field(default_factory=random.Random)
     max_attempts: int = MAX_ATTEMPTS
     reload: Callable[[], bool] | None = None  # re-read the rule files (see workers.refresh)
+    # Chat deliveries as jobs on the chat queue (the runner serves it with a worker of
+    # its own, so a slow Slack never holds a page); off, everything runs on `queue`.
+    split_channels: bool = False
 
     @property
     def prefix(self) -> str:
@@ -66,9 +74,22 @@ class Context:
             self._store = IncidentStore(self.redis, self.prefix, window)
         return self._store
 
+    _queues: dict[str, Queue] = field(default_factory=dict, init=False, repr=False)
+
     @property
     def queue(self) -> Queue:
-        return Queue(queue_name(self.prefix), connection=self.redis)
+        """The queue of incident jobs (changes, steps, reminders) and page deliveries."""
+        return self._queue(queue_name(self.prefix))
+
+    @property
+    def chat_queue(self) -> Queue:
+        """Where chat deliveries go: their own queue with `split_channels`, else `queue`."""
+        return self._queue(chat_queue_name(self.prefix)) if self.split_channels else self.queue
+
+    def _queue(self, name: str) -> Queue:
+        if name not in self._queues:  # one object per process: RQ's Queue is not free
+            self._queues[name] = Queue(name, connection=self.redis)
+        return self._queues[name]
 
     @property
     def silences(self) -> SilenceStore:

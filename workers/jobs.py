@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from rq import Retry
+from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 from alertgw import metrics
@@ -41,9 +41,16 @@ def _digest(*parts: str) -> str:
 
 
 def schedule(
-    ctx: Context, at: datetime | None, func: Callable[..., None], args: list[Any], job_id: str
+    ctx: Context,
+    at: datetime | None,
+    func: Callable[..., None],
+    args: list[Any],
+    job_id: str,
+    queue: Queue | None = None,
 ) -> bool:
-    """Enqueue `func(*args)` now (`at` None) or at `at`; False if that job id exists."""
+    """Enqueue `func(*args)` now (`at` None) or at `at`; False if that job id exists.
+
+    On `ctx.queue` unless another `queue` is given (chat deliveries)."""
     if at is not None and at.microsecond:
         # RQ's scheduler keeps whole seconds (truncated): round up, never run early,
         # or a retry could come before the vendor's Retry-After
@@ -57,11 +64,12 @@ def schedule(
         # at once (saves a third of its bookkeeping); re-runs are fenced by the store
         "result_ttl": 0,
     }
+    target = ctx.queue if queue is None else queue
     try:
         if at is None:
-            ctx.queue.enqueue(func, *args, **options)
+            target.enqueue(func, *args, **options)
         else:
-            ctx.queue.enqueue_at(at, func, *args, **options)
+            target.enqueue_at(at, func, *args, **options)
     except DuplicateJobError:
         return False
     return True
@@ -131,8 +139,39 @@ def remind(key: str, inc: str, seq: int) -> None:
 
 
 def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
-    """Send deliveries (rows of [target, action, text]); retry or dead-letter failures."""
+    """Send deliveries (rows of [target, action, text]); retry or dead-letter failures.
+
+    With `ctx.split_channels` the chat rows become a `deliver_chat` job on the chat
+    queue and only the pages are sent here: a slow Slack never holds a page.
+    """
     ctx = current()
+    if ctx.split_channels:
+        chat = [row for row in rows if _is_chat(ctx, row[0])]
+        if chat:
+            rows = [row for row in rows if row not in chat]
+            job_id = f"chat-{_digest(key, tag, repr(chat))}-{attempt}"
+            schedule(ctx, None, deliver_chat, [key, tag, chat, attempt], job_id, ctx.chat_queue)
+    _send(ctx, key, tag, rows, attempt, deliver, ctx.queue)
+
+
+def deliver_chat(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
+    """`deliver` for chat rows, on the chat queue; its retries stay there."""
+    ctx = current()
+    _send(ctx, key, tag, rows, attempt, deliver_chat, ctx.chat_queue)
+
+
+def _send(
+    ctx: Context,
+    key: str,
+    tag: str,
+    rows: list[list[str]],
+    attempt: int,
+    again_with: Callable[..., None],
+    queue: Queue,
+) -> None:
+    if not rows:
+        return
+    func = again_with.__name__
     deliveries = [Delivery(target, _action(action), text) for target, action, text in rows]
     failed = send_all(ctx, key, tag, deliveries)
     retry: list[tuple[Delivery, RetryableError]] = []
@@ -143,26 +182,33 @@ def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None
             why = "permanent" if isinstance(error, PermanentError) else "out of retries"
             args = [key, tag, _rows([delivery]), 0]
             error_text = f"{why}: {error}"
-            ctx.dead_letters.add(key, "deliver", args, error_text, attempt + 1, ctx.clock())
+            ctx.dead_letters.add(key, func, args, error_text, attempt + 1, ctx.clock())
             metrics.dead_letters.set(ctx.dead_letters.count())
     if retry:
         delay = backoff(ctx, attempt, max(e.retry_after or 0.0 for _, e in retry))
         again = _rows([d for d, _ in retry])
         job_id = f"dlv-{_digest(key, tag, repr(again))}-{attempt + 1}"
-        schedule(ctx, ctx.clock() + delay, deliver, [key, tag, again, attempt + 1], job_id)
+        at = ctx.clock() + delay
+        schedule(ctx, at, again_with, [key, tag, again, attempt + 1], job_id, queue)
+
+
+def _is_chat(ctx: Context, name: str) -> bool:
+    target = ctx.policy.targets.get(name)
+    return target is not None and target.slack is not None
 
 
 def replay(ctx: Context, func: str, args: list[Any], letter_id: str) -> None:
     """Run a dead-lettered job again (from the start of its retries)."""
     known: dict[str, Callable[..., None]] = {
         "deliver": deliver,
+        "deliver_chat": deliver,  # routes its chat rows to the chat queue again
         "on_change": on_change,
         "run_step": run_step,
         "remind": remind,
     }
     if func not in known:
         raise ValueError(f"dead letter {letter_id} names an unknown job {func!r}")
-    if func == "deliver":
+    if func in ("deliver", "deliver_chat"):
         args = [*args[:3], 0]
     schedule(ctx, None, known[func], args, f"replay-{letter_id}")
 

@@ -5,7 +5,9 @@ a thread; the RQ worker runs in the main thread, because it handles SIGTERM/SIGI
 job timeouts with signals. It is a SimpleWorker (no fork per job: ~140 jobs/s per
 process instead of ~50), started `with_scheduler=True` so escalation steps, reminders and
 retries come due; RQ lets one scheduler hold the lock at a time, another takes over if it
-dies. Each process serves Prometheus `/metrics` on `metrics_port + index`.
+dies. Chat (Slack) deliveries have a queue and a worker thread of their own, so a slow
+or rate-limited Slack never holds a PagerDuty page. Each process serves Prometheus
+`/metrics` on `metrics_port + index`.
 
 RQ's defaults notice a job abandoned by a dead worker only after ~11 minutes (heartbeat
 TTL of job timeout + 60 s, registry maintenance every 10 minutes, a 405 s blocking
@@ -23,24 +25,26 @@ import socket
 import threading
 from datetime import UTC, datetime
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from prometheus_client import start_http_server
 from redis.client import Pipeline
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.job import Job
+from rq.timeouts import TimerDeathPenalty
 
 from alertgw.sentry import init_sentry, policy_secrets
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
 from workers import context, jobs
-from workers.context import Context, queue_name
+from workers.context import Context
 from workers.intake import Intake
 from workers.notifiers import build_notifiers, close_notifiers
 from workers.refresh import Refresher
 
 log = logging.getLogger(__name__)
+WorkerT = TypeVar("WorkerT", bound=SimpleWorker)
 
 HEARTBEAT_GRACE_SECONDS = 5
 HEARTBEAT_EVERY_SECONDS = 1.0  # how often an idle or busy worker refreshes its own key
@@ -72,6 +76,38 @@ class Worker(SimpleWorker):
             batch.execute()
 
 
+class MainWorker(Worker):
+    """The main thread's worker; its scheduler also moves the chat queue's due jobs."""
+
+    also_scheduled: tuple[Queue, ...] = ()
+
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        # RQ schedules the worker's own queues; the chat worker runs no scheduler
+        own = self.queues
+        self.queues = [*own, *self.also_scheduled]
+        try:
+            super()._start_scheduler(*args, **kwargs)
+        finally:
+            self.queues = own
+
+
+class ChatWorker(Worker):
+    """Serves the chat queue from a thread, so a slow Slack never holds a page.
+
+    Signals belong to the main thread (its worker stops this one), and job timeouts use
+    a timer instead of SIGALRM, which only the main thread can receive.
+    """
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        """Stop after the current job (RQ's own flag, looked at between jobs)."""
+        self._stop_requested = True
+
+
 def _since(moment: datetime) -> float:
     return (datetime.now(UTC) - moment.replace(tzinfo=UTC)).total_seconds()
 
@@ -81,7 +117,14 @@ def build_context(settings: Settings) -> Context:
     live = LivePolicy(settings.rules)
     client = redis.Redis.from_url(settings.redis_url)
     notifiers = build_notifiers(settings, client)
-    return Context(settings, client, lambda: live.current, notifiers, reload=live.reload)
+    return Context(
+        settings,
+        client,
+        lambda: live.current,
+        notifiers,
+        reload=live.reload,
+        split_channels=True,
+    )
 
 
 def run(settings: Settings, processes: int, metrics_port: int, burst: bool) -> int:
@@ -128,24 +171,23 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     intake = Intake(ctx, consumer)
     intake.ensure_groups()
-    worker = Worker(
-        [queue_name(ctx.prefix)],
-        connection=redis.Redis.from_url(settings.redis_url),
-        name=f"{consumer}-{index}",
-        exception_handlers=[_dead_letter_when_out_of_retries],
-        maintenance_interval=MAINTENANCE_SECONDS,
-        worker_ttl=WORKER_TTL_SECONDS,
-    )
+    worker = _worker(MainWorker, settings, ctx.queue, f"{consumer}-{index}")
+    worker.also_scheduled = (ctx.chat_queue,)
+    chat = _worker(ChatWorker, settings, ctx.chat_queue, f"{consumer}-{index}-chat")
     refresher = Refresher(ctx)
     if burst:
         intake.drain()
         refresher.refresh()
         worker.work(burst=True, with_scheduler=True, logging_level=settings.log_level)
+        chat.work(burst=True, logging_level=settings.log_level)
         return 0
     stop = threading.Event()
     threads = [
         threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True),
         threading.Thread(target=refresher.run, args=(stop,), name="refresh", daemon=True),
+        threading.Thread(
+            target=chat.work, kwargs={"logging_level": settings.log_level}, name="chat"
+        ),
     ]
     for thread in threads:
         thread.start()
@@ -155,11 +197,23 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         worker.work(with_scheduler=True, logging_level=settings.log_level)
     finally:
         stop.set()
+        chat.stop()
         for thread in threads:
             thread.join(timeout=5)
         close_notifiers(ctx.notifiers)
     log.info("worker %d: stopped", index)
     return 0
+
+
+def _worker(kind: type[WorkerT], settings: Settings, queue: Queue, name: str) -> WorkerT:
+    return kind(
+        [queue],
+        connection=redis.Redis.from_url(settings.redis_url),
+        name=name,
+        exception_handlers=[_dead_letter_when_out_of_retries],
+        maintenance_interval=MAINTENANCE_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
+    )
 
 
 def _dead_letter_when_out_of_retries(
