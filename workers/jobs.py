@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -216,7 +217,10 @@ def replay(ctx: Context, func: str, args: list[Any], letter_id: str) -> None:
 def backoff(ctx: Context, attempt: int, retry_after: float) -> timedelta:
     """Exponential backoff with full jitter, never sooner than the vendor's Retry-After."""
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-    jittered = ceiling * (0.5 + ctx.rng.random() / 2)
+    # RQ's scheduler keeps whole seconds and `schedule` rounds up, so a fractional jitter
+    # put every first retry on the same second (found by tests/test_faults_vendors.py):
+    # draw whole seconds from the upper half instead
+    jittered = ctx.rng.randint(math.ceil(ceiling / 2), math.floor(ceiling))
     return timedelta(seconds=max(retry_after, jittered))
 
 
