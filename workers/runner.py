@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import redis
 from prometheus_client import start_http_server
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 WorkerT = TypeVar("WorkerT", bound=SimpleWorker)
 
 HEARTBEAT_GRACE_SECONDS = 5
+REDIS_RETRY_SECONDS = 0.5  # the intake loop's pause after a Redis error
 HEARTBEAT_EVERY_SECONDS = 1.0  # how often an idle or busy worker refreshes its own key
 MAINTENANCE_SECONDS = 5
 WORKER_TTL_SECONDS = 20  # RQ blocks on dequeue for this minus 15 s between maintenance
@@ -183,7 +185,7 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         return 0
     stop = threading.Event()
     threads = [
-        threading.Thread(target=intake.run, args=(stop,), name="intake", daemon=True),
+        threading.Thread(target=_keep_polling, args=(intake, stop), name="intake", daemon=True),
         threading.Thread(target=refresher.run, args=(stop,), name="refresh", daemon=True),
         threading.Thread(
             target=chat.work, kwargs={"logging_level": settings.log_level}, name="chat"
@@ -203,6 +205,20 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         close_notifiers(ctx.notifiers)
     log.info("worker %d: stopped", index)
     return 0
+
+
+def _keep_polling(intake: Intake, stop: threading.Event) -> None:
+    """Run the intake loop until `stop`, through Redis outages (a restart, a failover).
+
+    What a dead connection interrupted is safe: an entry is applied and acknowledged in
+    one atomic step, and one read but not applied stays pending until claimed.
+    """
+    while not stop.is_set():
+        try:
+            intake.run(stop)
+        except RedisError as error:
+            log.warning("intake: Redis unavailable (%s); retrying", type(error).__name__)
+            stop.wait(REDIS_RETRY_SECONDS)
 
 
 def _worker(kind: type[WorkerT], settings: Settings, queue: Queue, name: str) -> WorkerT:
