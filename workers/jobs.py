@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 JOB_TIMEOUT_SECONDS = 20  # a vendor call times out well before this
 ABANDONED_RETRIES = 3  # re-runs of a job whose worker died mid-run
+RESULT_TTL_SECONDS = 10
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 
@@ -61,9 +62,10 @@ def schedule(
         "unique": True,
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "retry": Retry(max=ABANDONED_RETRIES),
-        # no result to keep: RQ then skips its finished-job registry and deletes the job
-        # at once (saves a third of its bookkeeping); re-runs are fenced by the store
-        "result_ttl": 0,
+        # nothing reads results: keep finished jobs seconds, not RQ's 500 s (memory). Not
+        # 0: RQ 3.0 then deletes the job and, for one re-run after its worker died, fails
+        # on the dead execution's expired record and runs it again (test_faults_workers)
+        "result_ttl": RESULT_TTL_SECONDS,
     }
     target = ctx.queue if queue is None else queue
     try:
