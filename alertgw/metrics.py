@@ -8,7 +8,14 @@ from Redis at scrape time by a collector, so every process reports the same trut
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 # Webhook handling takes milliseconds; alert-to-notification spans seconds to the
 # minutes an escalation step may wait, so the two histograms get different buckets.
@@ -74,3 +81,23 @@ alerts_muted = Counter(
     "Firing alerts recorded but not notified, by reason (silence, inhibition) and severity.",
     ["reason", "severity"],
 )
+
+
+class RefreshingRegistry(CollectorRegistry):
+    """The process's metrics, with the shared-state gauges read from Redis first.
+
+    Serve this instead of the default registry: each scrape calls `refresh` (which sets
+    incidents_open, dead_letters and intake_lag from Redis), then reports everything.
+    With Redis down the scrape still answers, with the last values read.
+    """
+
+    def __init__(self, refresh: Callable[[], None]) -> None:
+        super().__init__(auto_describe=False)
+        self._refresh = refresh
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            self._refresh()
+        except RedisError as error:
+            log.warning("metrics: cannot read shared state from Redis (%s)", type(error).__name__)
+        yield from REGISTRY.collect()

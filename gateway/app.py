@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertgw import logs
+from alertgw.metrics import RefreshingRegistry
 from alertgw.sentry import init_sentry, policy_secrets
 from gateway.api import api_mount
 from gateway.api.services import Services
@@ -31,6 +32,8 @@ from gateway.handoff import Handoff
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
 from gateway.webhooks import WebhookEndpoint, error_response
+from workers.deadletters import DeadLetters
+from workers.refresh import refresh_shared_gauges
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,19 @@ def create_app(
             {"status": "ready", "rules": len(live.current.rules), "files": len(live.current.files)}
         )
 
+    # shared state (open incidents, dead letters, intake lag) is read from Redis per scrape
+    scraped = RefreshingRegistry(
+        lambda: refresh_shared_gauges(
+            services.redis,
+            settings.redis_prefix,
+            services.incidents,
+            DeadLetters(services.redis, settings.redis_prefix),
+            services.clock(),
+        )
+    )
+
     async def metrics_endpoint(request: Request) -> Response:
-        body = await run_in_threadpool(generate_latest)
+        body = await run_in_threadpool(generate_latest, scraped)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def reload(request: Request) -> JSONResponse:

@@ -1,31 +1,52 @@
 """Keeps a worker's view of shared state fresh: gauges read from Redis, rules reloaded.
 
 Gauges that describe shared state (open incidents, dead letters, intake lag) are read
-from Redis every few seconds, so every worker process exports the same truth and a
-Prometheus query can take `max` across them. The rule files are checked for changes at
-the same pace and reloaded (an invalid set is rejected; the last good one stays).
+from Redis as each scrape begins (`alertgw.metrics.RefreshingRegistry`), so every
+process exports the same truth and a Prometheus query can take `max` across them. The
+rule files are checked for changes every few seconds and reloaded (an invalid set is
+rejected; the last good one stays).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from pathlib import Path
 
-from redis.exceptions import RedisError
+import redis
 
 from alertgw import metrics
 from gateway.handoff import stream_key
 from gateway.models import SEVERITIES
 from workers.context import Context
+from workers.deadletters import DeadLetters
+from workers.incidents import IncidentStore
 
 log = logging.getLogger(__name__)
+
+
+def refresh_shared_gauges(
+    client: redis.Redis, prefix: str, store: IncidentStore, dead: DeadLetters, now: datetime
+) -> None:
+    """Set the gauges of state all processes share (open incidents, dead letters, intake
+    lag) from Redis, so any process's scrape reports the truth at that moment."""
+    for severity, count in store.count_open(now).items():
+        metrics.incidents_open.labels(severity).set(count)
+    metrics.dead_letters.set(dead.count())
+    with client.pipeline(transaction=False) as pipe:
+        for severity in SEVERITIES:
+            pipe.xlen(stream_key(prefix, severity))
+        lags = pipe.execute()
+    for severity, lag in zip(SEVERITIES, lags, strict=True):
+        metrics.intake_lag.labels(severity).set(lag)
+
 
 REFRESH_SECONDS = 5.0
 
 
 class Refresher:
-    """Refreshes gauges and reloads changed rule files, every REFRESH_SECONDS."""
+    """Reloads changed rule files every REFRESH_SECONDS; refreshes gauges when asked."""
 
     def __init__(self, ctx: Context, every: float = REFRESH_SECONDS) -> None:
         self.ctx = ctx
@@ -34,24 +55,12 @@ class Refresher:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.every):
-            try:
-                self.refresh()
-            except RedisError as error:
-                log.warning("cannot refresh gauges from Redis: %s", type(error).__name__)
             self.reload_if_changed()
 
     def refresh(self) -> None:
-        """Set the shared-state gauges from Redis."""
+        """Set the shared-state gauges from Redis (the metrics server calls it per scrape)."""
         ctx = self.ctx
-        for severity, count in ctx.store.count_open(ctx.clock()).items():
-            metrics.incidents_open.labels(severity).set(count)
-        metrics.dead_letters.set(ctx.dead_letters.count())
-        with ctx.redis.pipeline(transaction=False) as pipe:
-            for severity in SEVERITIES:
-                pipe.xlen(stream_key(ctx.prefix, severity))
-            lags = pipe.execute()
-        for severity, lag in zip(SEVERITIES, lags, strict=True):
-            metrics.intake_lag.labels(severity).set(lag)
+        refresh_shared_gauges(ctx.redis, ctx.prefix, ctx.store, ctx.dead_letters, ctx.clock())
 
     def reload_if_changed(self) -> bool:
         """Reload the rules when a rule file changed since the last look."""

@@ -35,6 +35,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 
+from alertgw.metrics import RefreshingRegistry
 from alertgw.sentry import init_sentry, policy_secrets
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
@@ -167,8 +168,9 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
     # once the rules are loaded: their routing keys and webhook URLs are scrubbed too
     init_sentry(settings, "worker", policy_secrets(ctx.policy))
     context.install(ctx)
+    refresher = Refresher(ctx)
     if metrics_port:
-        start_http_server(metrics_port + index)
+        start_http_server(metrics_port + index, registry=RefreshingRegistry(refresher.refresh))
         log.info("worker %d: metrics on :%d/metrics", index, metrics_port + index)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     intake = Intake(ctx, consumer)
@@ -176,7 +178,6 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
     worker = _worker(MainWorker, settings, ctx.queue, f"{consumer}-{index}")
     worker.also_scheduled = (ctx.chat_queue,)
     chat = _worker(ChatWorker, settings, ctx.chat_queue, f"{consumer}-{index}-chat")
-    refresher = Refresher(ctx)
     if burst:
         intake.drain()
         refresher.refresh()
