@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from rq import Queue
 
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakePagerDuty, FakeSlack
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
@@ -50,15 +51,23 @@ def rig(
     yield h
     pagerduty.close()
     _forget_jobs(h)
-    chat = h.ctx.chat_queue
-    for job_id in chat.get_job_ids():
-        h.ctx.redis.delete(f"rq:job:{job_id}")
-    h.ctx.redis.delete(chat.key)
+    for queue in (h.ctx.chat_queue, h.ctx.urgent_queue):
+        for job_id in queue.get_job_ids():
+            h.ctx.redis.delete(f"rq:job:{job_id}")
+        h.ctx.redis.delete(queue.key)
 
 
 def open_incident(h: Harness, fingerprint: str = "am:1") -> None:
     hand_off(h.ctx.redis, h.ctx.prefix, entry(fingerprint))
     h.run_due()
+
+
+def run_jobs(queue: Queue) -> None:
+    """Run the jobs waiting in one queue (the harness runs only the main queue)."""
+    for job in queue.get_jobs():
+        queue.remove(job.id)
+        job.func(*job.args)
+        job.delete()
 
 
 def enqueue_statuses(pd: FakePagerDuty) -> list[int | None]:
@@ -205,15 +214,16 @@ def test_the_rate_limit_per_routing_key_holds_across_processes(
 def test_a_slow_slack_does_not_delay_the_page(
     rig: Harness, fake_pagerduty: FakePagerDuty, fake_slack: FakeSlack
 ) -> None:
-    rig.ctx.split_channels = True
+    rig.ctx.split_queues = True
     fake_slack.delay(TIMEOUT * 4)
     started = time.monotonic()
     hand_off(rig.ctx.redis, rig.ctx.prefix, entry())
     rig.intake.drain()
-    rig.run_queued()  # the page queue only: the chat delivery waits on its own queue
+    run_jobs(rig.ctx.urgent_queue)  # a SEV1: the chat delivery waits on its own queue
     assert time.monotonic() - started < TIMEOUT
     assert len(fake_pagerduty.events(action="trigger")) == 1
     assert fake_slack.requests == []
+    assert rig.ctx.queue.get_job_ids() == []  # a SEV1's jobs take the urgent queue
     [chat_job] = rig.ctx.chat_queue.get_jobs()
     assert chat_job.func_name == "workers.jobs.deliver_chat"
 
@@ -221,9 +231,11 @@ def test_a_slow_slack_does_not_delay_the_page(
 def test_a_rate_limited_slack_is_retried_on_its_own_queue(
     rig: Harness, fake_pagerduty: FakePagerDuty, fake_slack: FakeSlack
 ) -> None:
-    rig.ctx.split_channels = True
+    rig.ctx.split_queues = True
     fake_slack.respond(429, retry_after=7)
-    open_incident(rig)
+    hand_off(rig.ctx.redis, rig.ctx.prefix, entry())
+    rig.intake.drain()
+    run_jobs(rig.ctx.urgent_queue)
     chat = rig.ctx.chat_queue
     job = chat.fetch_job(chat.get_job_ids()[0])
     assert job is not None

@@ -25,6 +25,7 @@ from workers.notifiers.base import Notifier
 
 # A delivery job that keeps failing is retried this many times, then dead-lettered.
 MAX_ATTEMPTS = 8
+URGENT = frozenset({"SEV1", "SEV2"})  # severities whose jobs go before all others
 
 
 def utc_now() -> datetime:
@@ -41,6 +42,11 @@ def chat_queue_name(prefix: str) -> str:
     return f"{prefix}notify:chat"
 
 
+def urgent_queue_name(prefix: str) -> str:
+    """The RQ queue of jobs for SEV1/SEV2 incidents, which workers take first."""
+    return f"{prefix}notify:urgent"
+
+
 @dataclass
 class Context:
     """Everything a job or the intake loop needs, built once per process."""
@@ -54,8 +60,9 @@ class Context:
     max_attempts: int = MAX_ATTEMPTS
     reload: Callable[[], bool] | None = None  # re-read the rule files (see workers.refresh)
     # Chat deliveries as jobs on the chat queue (the runner serves it with a worker of
-    # its own, so a slow Slack never holds a page); off, everything runs on `queue`.
-    split_channels: bool = False
+    # its own, so a slow Slack never holds a page) and SEV1/SEV2 jobs on the urgent queue
+    # (taken first, so a flood of SEV4 never holds a page); off, all run on `queue`.
+    split_queues: bool = False
 
     @property
     def prefix(self) -> str:
@@ -83,8 +90,17 @@ class Context:
 
     @property
     def chat_queue(self) -> Queue:
-        """Where chat deliveries go: their own queue with `split_channels`, else `queue`."""
-        return self._queue(chat_queue_name(self.prefix)) if self.split_channels else self.queue
+        """Where chat deliveries go: their own queue with `split_queues`, else `queue`."""
+        return self._queue(chat_queue_name(self.prefix)) if self.split_queues else self.queue
+
+    @property
+    def urgent_queue(self) -> Queue:
+        """Where SEV1/SEV2 jobs go: their own queue with `split_queues`, else `queue`."""
+        return self._queue(urgent_queue_name(self.prefix)) if self.split_queues else self.queue
+
+    def queue_for(self, severity: str | None) -> Queue:
+        """The queue of an incident's jobs (changes, steps, reminders, page retries)."""
+        return self.urgent_queue if severity in URGENT else self.queue
 
     def _queue(self, name: str) -> Queue:
         if name not in self._queues:  # one object per process: RQ's Queue is not free

@@ -52,7 +52,7 @@ def schedule(
 ) -> bool:
     """Enqueue `func(*args)` now (`at` None) or at `at`; False if that job id exists.
 
-    On `ctx.queue` unless another `queue` is given (chat deliveries)."""
+    On `ctx.queue` unless another `queue` is given (urgent jobs, chat deliveries)."""
     if at is not None and at.microsecond:
         # RQ's scheduler keeps whole seconds (truncated): round up, never run early,
         # or a retry could come before the vendor's Retry-After
@@ -83,7 +83,8 @@ def enqueue_change(
 ) -> bool:
     """Make the RQ job for one entry of the changes stream (the dispatcher calls this)."""
     job_id = f"chg-{_digest(key, inc)}-{version}-{action}"
-    return schedule(ctx, None, on_change, [key, inc, version, action, by, text], job_id)
+    queue = ctx.queue_for(_severity(ctx, key))
+    return schedule(ctx, None, on_change, [key, inc, version, action, by, text], job_id, queue)
 
 
 # jobs ---------------------------------------------------------------------------------
@@ -144,23 +145,23 @@ def remind(key: str, inc: str, seq: int) -> None:
 def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
     """Send deliveries (rows of [target, action, text]); retry or dead-letter failures.
 
-    With `ctx.split_channels` the chat rows become a `deliver_chat` job on the chat
+    With `ctx.split_queues` the chat rows become a `deliver_chat` job on the chat
     queue and only the pages are sent here: a slow Slack never holds a page.
     """
     ctx = current()
-    if ctx.split_channels:
+    if ctx.split_queues:
         chat = [row for row in rows if _is_chat(ctx, row[0])]
         if chat:
             rows = [row for row in rows if row not in chat]
             job_id = f"chat-{_digest(key, tag, repr(chat))}-{attempt}"
             schedule(ctx, None, deliver_chat, [key, tag, chat, attempt], job_id, ctx.chat_queue)
-    _send(ctx, key, tag, rows, attempt, deliver, ctx.queue)
+    _send(ctx, key, tag, rows, attempt, deliver)
 
 
 def deliver_chat(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
     """`deliver` for chat rows, on the chat queue; its retries stay there."""
     ctx = current()
-    _send(ctx, key, tag, rows, attempt, deliver_chat, ctx.chat_queue)
+    _send(ctx, key, tag, rows, attempt, deliver_chat)
 
 
 def _send(
@@ -170,7 +171,6 @@ def _send(
     rows: list[list[str]],
     attempt: int,
     again_with: Callable[..., None],
-    queue: Queue,
 ) -> None:
     if not rows:
         return
@@ -192,7 +192,17 @@ def _send(
         again = _rows([d for d, _ in retry])
         job_id = f"dlv-{_digest(key, tag, repr(again))}-{attempt + 1}"
         at = ctx.clock() + delay
+        chat = again_with is deliver_chat
+        queue = ctx.chat_queue if chat else ctx.queue_for(_severity(ctx, key))
         schedule(ctx, at, again_with, [key, tag, again, attempt + 1], job_id, queue)
+
+
+def _severity(ctx: Context, key: str) -> str | None:
+    # one HGET: the changes stream and retries carry the incident key, not its severity
+    if not ctx.split_queues:
+        return None
+    severity = ctx.redis.hget(ctx.store.key_of(key), "severity")
+    return severity.decode() if isinstance(severity, bytes) else None
 
 
 def _is_chat(ctx: Context, name: str) -> bool:
@@ -302,7 +312,8 @@ def _schedule_step(
     ctx: Context, incident: Incident, version: int, index: int, at: datetime
 ) -> bool:
     job_id = f"step-{_digest(incident.key, incident.inc)}-{version}-{index}-{int(at.timestamp())}"
-    return schedule(ctx, at, run_step, [incident.key, incident.inc, version, index], job_id)
+    args = [incident.key, incident.inc, version, index]
+    return schedule(ctx, at, run_step, args, job_id, ctx.queue_for(incident.severity))
 
 
 def _schedule_reminder(ctx: Context, incident: Incident, seq: int) -> None:
@@ -310,7 +321,8 @@ def _schedule_reminder(ctx: Context, incident: Incident, seq: int) -> None:
     if every is not None:
         job_id = f"rem-{_digest(incident.key, incident.inc)}-{seq}"
         at = ctx.clock() + every
-        schedule(ctx, at, remind, [incident.key, incident.inc, seq], job_id)
+        args = [incident.key, incident.inc, seq]
+        schedule(ctx, at, remind, args, job_id, ctx.queue_for(incident.severity))
 
 
 def _update_every(ctx: Context, incident: Incident | None) -> timedelta | None:

@@ -5,9 +5,10 @@ a thread; the RQ worker runs in the main thread, because it handles SIGTERM/SIGI
 job timeouts with signals. It is a SimpleWorker (no fork per job: ~140 jobs/s per
 process instead of ~50), started `with_scheduler=True` so escalation steps, reminders and
 retries come due; RQ lets one scheduler hold the lock at a time, another takes over if it
-dies. Chat (Slack) deliveries have a queue and a worker thread of their own, so a slow
-or rate-limited Slack never holds a PagerDuty page. Each process serves Prometheus
-`/metrics` on `metrics_port + index`.
+dies. It takes jobs of SEV1/SEV2 incidents from their own queue first, so a flood of
+SEV4 never holds a page; chat (Slack) deliveries have a queue and a worker thread of
+their own, so a slow or rate-limited Slack never holds a PagerDuty page. Each process
+serves Prometheus `/metrics` on `metrics_port + index`.
 
 RQ's defaults notice a job abandoned by a dead worker only after ~11 minutes (heartbeat
 TTL of job timeout + 60 s, registry maintenance every 10 minutes, a 405 s blocking
@@ -126,7 +127,7 @@ def build_context(settings: Settings) -> Context:
         lambda: live.current,
         notifiers,
         reload=live.reload,
-        split_channels=True,
+        split_queues=True,
     )
 
 
@@ -175,9 +176,11 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     intake = Intake(ctx, consumer)
     intake.ensure_groups()
-    worker = _worker(MainWorker, settings, ctx.queue, f"{consumer}-{index}")
+    # the urgent queue first: RQ takes from the first queue that has a job
+    queues = [ctx.urgent_queue, ctx.queue]
+    worker = _worker(MainWorker, settings, queues, f"{consumer}-{index}")
     worker.also_scheduled = (ctx.chat_queue,)
-    chat = _worker(ChatWorker, settings, ctx.chat_queue, f"{consumer}-{index}-chat")
+    chat = _worker(ChatWorker, settings, [ctx.chat_queue], f"{consumer}-{index}-chat")
     if burst:
         intake.drain()
         refresher.refresh()
@@ -222,9 +225,9 @@ def _keep_polling(intake: Intake, stop: threading.Event) -> None:
             stop.wait(REDIS_RETRY_SECONDS)
 
 
-def _worker(kind: type[WorkerT], settings: Settings, queue: Queue, name: str) -> WorkerT:
+def _worker(kind: type[WorkerT], settings: Settings, queues: list[Queue], name: str) -> WorkerT:
     return kind(
-        [queue],
+        queues,
         connection=redis.Redis.from_url(settings.redis_url),
         name=name,
         exception_handlers=[_dead_letter_when_out_of_retries],
