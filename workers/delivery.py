@@ -65,22 +65,35 @@ def marker_key(prefix: str, key: str, tag: str, delivery: Delivery) -> str:
 
 
 def send_all(
-    ctx: Context, key: str, tag: str, deliveries: list[Delivery]
+    ctx: Context,
+    key: str,
+    tag: str,
+    deliveries: list[Delivery],
+    incident: Incident | None = None,
 ) -> list[tuple[Delivery, NotifierError]]:
-    """Send each delivery of one state change; returns those that failed, with why."""
+    """Send each delivery of one state change; returns those that failed, with why.
+
+    `incident` is the incident as the caller just read it, if it did (else read here).
+    """
     failed: list[tuple[Delivery, NotifierError]] = []
+    current = incident or ctx.store.get(key)
     for delivery in deliveries:
-        # read the incident again each time: a root message posted by the previous
-        # delivery gives the thread the next ones reply in
-        incident = ctx.store.get(key)
-        if incident is None:
+        if current is None:
             log.info("incident forgotten, not sending", extra={"incident": key})
             return []
         try:
-            send_one(ctx, incident, tag, delivery)
+            send_one(ctx, current, tag, delivery)
         except NotifierError as error:
             failed.append((delivery, error))
+        if _chat(ctx, delivery):
+            # a root message posted just now gives the thread the next ones reply in
+            current = ctx.store.get(key)
     return failed
+
+
+def _chat(ctx: Context, delivery: Delivery) -> bool:
+    target = ctx.policy.targets.get(delivery.target)
+    return target is not None and target.slack is not None
 
 
 def send_one(ctx: Context, incident: Incident, tag: str, delivery: Delivery) -> None:

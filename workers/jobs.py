@@ -95,11 +95,12 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
     if incident is None or incident.inc != inc:
         return  # forgotten, or a later incarnation: nothing of this one is left to say
     tag = f"{inc}:{version}:{action}"
-    notified = ctx.store.notified(key)
-    if action == "opened":
+    if action == "opened":  # the common case, and it needs no more reads
         _fire_step(ctx, incident, version, 0)
         _schedule_reminder(ctx, incident, incident.reminder + 1)
-    elif action == "severity_raised":
+        return
+    notified = ctx.store.notified(key)
+    if action == "severity_raised":
         text = f"Severity raised to {incident.severity}"
         rows = _rows(escalation.updates(ctx.policy, notified, "severity_raised", text))
         deliver(key, tag, rows)
@@ -142,11 +143,14 @@ def remind(key: str, inc: str, seq: int) -> None:
     _schedule_reminder(ctx, incident, seq + 1)
 
 
-def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
+def deliver(
+    key: str, tag: str, rows: list[list[str]], attempt: int = 0, incident: Incident | None = None
+) -> None:
     """Send deliveries (rows of [target, action, text]); retry or dead-letter failures.
 
     With `ctx.split_queues` the chat rows become a `deliver_chat` job on the chat
-    queue and only the pages are sent here: a slow Slack never holds a page.
+    queue and only the pages are sent here: a slow Slack never holds a page. A caller
+    that has just read the incident passes it (one read less per page).
     """
     ctx = current()
     if ctx.split_queues:
@@ -155,7 +159,7 @@ def deliver(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None
             rows = [row for row in rows if row not in chat]
             job_id = f"chat-{_digest(key, tag, repr(chat))}-{attempt}"
             schedule(ctx, None, deliver_chat, [key, tag, chat, attempt], job_id, ctx.chat_queue)
-    _send(ctx, key, tag, rows, attempt, deliver)
+    _send(ctx, key, tag, rows, attempt, deliver, incident)
 
 
 def deliver_chat(key: str, tag: str, rows: list[list[str]], attempt: int = 0) -> None:
@@ -171,12 +175,13 @@ def _send(
     rows: list[list[str]],
     attempt: int,
     again_with: Callable[..., None],
+    incident: Incident | None = None,
 ) -> None:
     if not rows:
         return
     func = again_with.__name__
     deliveries = [Delivery(target, _action(action), text) for target, action, text in rows]
-    failed = send_all(ctx, key, tag, deliveries)
+    failed = send_all(ctx, key, tag, deliveries, incident)
     retry: list[tuple[Delivery, RetryableError]] = []
     for delivery, error in failed:
         if isinstance(error, RetryableError) and attempt + 1 < ctx.max_attempts:
@@ -261,7 +266,7 @@ def _fire_step(ctx: Context, incident: Incident, version: int, index: int) -> No
         metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
     notified = store.notified(incident.key)
     rows = _rows(escalation.step_deliveries(policy, step, notified, len(steps)))
-    deliver(incident.key, f"{incident.inc}:step:{index}", rows)
+    deliver(incident.key, f"{incident.inc}:step:{index}", rows, incident=incident)
     delay = escalation.delay_after(steps, index)
     if delay is not None:
         # from when the step first fired: a re-run schedules the very same job
