@@ -63,6 +63,8 @@ class Context:
     # its own, so a slow Slack never holds a page) and SEV1/SEV2 jobs on the urgent queue
     # (taken first, so a flood of SEV4 never holds a page); off, all run on `queue`.
     split_queues: bool = False
+    # A new incident's first step runs in the dispatcher, not as an RQ job (jobs.py).
+    inline_opened: bool = False
 
     @property
     def prefix(self) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
@@ -81,10 +82,25 @@ def schedule(
 def enqueue_change(
     ctx: Context, key: str, inc: str, version: int, action: str, by: str, text: str
 ) -> bool:
-    """Make the RQ job for one entry of the changes stream (the dispatcher calls this)."""
+    """Act on one entry of the changes stream (the dispatcher calls this).
+
+    With `ctx.inline_opened` a new incident's first step runs here at once: an RQ job
+    would cost it ~15 more Redis round trips and a queue hop. The entry is acknowledged
+    only after this returns, so a worker dying meanwhile leaves it pending for another
+    to claim and run again (idempotent, like a re-run job). Everything else, and an
+    opened change that fails here for any reason but Redis, becomes an RQ job.
+    """
+    args: list[Any] = [key, inc, version, action, by, text]
+    if action == "opened" and ctx.inline_opened:
+        try:
+            on_change(*args)
+            return True
+        except RedisError:
+            raise  # the intake waits for Redis; the entry stays pending
+        except Exception:  # a bug here must not stop the intake: RQ retries the job
+            log.exception("opening step failed inline; queued as a job", extra={"incident": key})
     job_id = f"chg-{_digest(key, inc)}-{version}-{action}"
-    queue = ctx.queue_for(_severity(ctx, key))
-    return schedule(ctx, None, on_change, [key, inc, version, action, by, text], job_id, queue)
+    return schedule(ctx, None, on_change, args, job_id, ctx.queue_for(_severity(ctx, key)))
 
 
 # jobs ---------------------------------------------------------------------------------

@@ -128,6 +128,7 @@ def build_context(settings: Settings) -> Context:
         notifiers,
         reload=live.reload,
         split_queues=True,
+        inline_opened=True,
     )
 
 
