@@ -12,7 +12,10 @@ a fake PagerDuty, one gateway (`alertgw serve`) and `alertgw worker --processes 
 2. paced: posts one new alert (a new incident) every 1/rate s and measures, per alert,
    from just before the POST to the fake's arrival time of its trigger (p50/p99);
 3. burst: posts `--burst` alerts as fast as 16 threads can, and reports how many
-   triggers per second the workers deliver (one notify job per incident: notify jobs/s).
+   triggers per second the workers deliver meanwhile (one notify job per incident:
+   notify jobs/s) and the workers' CPU per incident;
+4. drain: the workers stopped, `--burst` alerts queued, the workers started again: the
+   rate they deliver at alone (the gateway and the load generator idle).
 
 Alerts are spread over 60 services, each paging its own routing key, so PagerDuty's
 ~120 events/minute/routing-key limit (which the notifier enforces) is not what is measured.
@@ -32,6 +35,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from workers_common import cpu_seconds, family, load  # bench/ is not a package
 
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import System, alertmanager_body, system
@@ -97,19 +104,23 @@ def paced(gw: System, pagerduty: FakePagerDuty, rate: float, seconds: float) -> 
     return [arrivals[key] - sent[key] for key in sent]
 
 
-def burst(gw: System, pagerduty: FakePagerDuty, n: int) -> tuple[float, float]:
+def burst(gw: System, pagerduty: FakePagerDuty, n: int) -> tuple[float, float, float]:
+    """(alerts/s the gateway took, triggers/s delivered, worker CPU ms per incident)."""
     before = len(pagerduty.events(action="trigger"))
     bodies = [
         alertmanager_body(f"b{i}-{uuid.uuid4().hex[:6]}", service=f"svc-{i % SERVICES}")
         for i in range(n)
     ]
+    workers = [pid for process in gw.processes[1:] for pid in family(process.pid)]
+    cpu_before = sum(cpu_seconds(pid) for pid in workers)
     start = time.time()
     with httpx.Client(timeout=10) as client, ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda body: gw.post(body, 0, client), bodies))
     posted = time.time() - start
     pagerduty.wait_for_events(before + n, "trigger", timeout=120)
     last = max(r.at for r in pagerduty.requests if r.path == "/v2/enqueue")
-    return n / posted, n / (last - start)
+    cpu = sum(cpu_seconds(pid) for pid in workers) - cpu_before
+    return n / posted, n / (last - start), cpu / n * 1000
 
 
 def ms(values: list[float]) -> str:
@@ -127,17 +138,57 @@ def run(gw: System, pagerduty: FakePagerDuty, args: argparse.Namespace) -> None:
         gw.post(alertmanager_body(f"warm-up-{i}", service=f"svc-{i % SERVICES}"))
     pagerduty.wait_for_events(SERVICES * args.processes * 2, "trigger", timeout=60)
     time.sleep(2.0)
-    print(f"baseline POST to fake PagerDuty: {ms(baseline(pagerduty))}")
+    base = baseline(pagerduty)
+    print(f"baseline POST to fake PagerDuty: {ms(base)}")
     lat = paced(gw, pagerduty, args.rate, args.seconds)
+    p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     print(
         f"received -> PagerDuty trigger at {args.rate:.0f} alerts/s ({len(lat)} alerts, "
-        f"{args.processes} worker processes): {ms(lat)}"
+        f"{args.processes} worker processes): {ms(lat)} "
+        f"({p50 / percentile(base, 0.5):.1f}x / {p99 / percentile(base, 0.99):.1f}x the "
+        f"baseline); goal p50 <= 30 ms, p99 <= 150 ms: {verdict(p50 <= 0.03 and p99 <= 0.15)}"
     )
-    accepted, delivered = burst(gw, pagerduty, args.burst)
+    accepted, delivered, cpu = burst(gw, pagerduty, args.burst)
     print(
-        f"burst of {args.burst}: gateway took {accepted:.0f} alerts/s; "
-        f"workers delivered {delivered:.0f} notify jobs/s (one trigger each)"
+        f"burst of {args.burst}: gateway took {accepted:.0f} alerts/s; workers delivered "
+        f"{delivered:.0f} notify jobs/s (one trigger each), {cpu:.2f} ms worker CPU per "
+        f"incident ({load()})"
     )
+    rate, cpu = drain(gw, pagerduty, args.burst, args.processes)
+    print(
+        f"drain of {args.burst} queued with the workers stopped (workers alone): "
+        f"{rate:.0f} notify jobs/s, {cpu:.2f} ms worker CPU per incident; "
+        f"goal >= 250 jobs/s: {verdict(rate >= 250)} ({load()})"
+    )
+
+
+def drain(gw: System, pagerduty: FakePagerDuty, n: int, processes: int) -> tuple[float, float]:
+    """Workers alone: `n` new alerts queued while they are stopped, then drained.
+
+    (triggers/s from the first to the last, worker CPU ms per incident)."""
+    gw.kill(gw.processes[1])
+    gw.processes.pop(1)
+    bodies = [
+        alertmanager_body(f"d{i}-{uuid.uuid4().hex[:6]}", service=f"svc-{i % SERVICES}")
+        for i in range(n)
+    ]
+    before = len(pagerduty.events(action="trigger"))
+    with httpx.Client(timeout=10) as client, ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda body: gw.post(body, 0, client), bodies))
+    worker = gw.start_worker(processes)
+    time.sleep(3.0)  # start-up (imports, rules) is not throughput: let it pass first
+    ours = [pid for pid in family(worker.pid)]
+    cpu_before = sum(cpu_seconds(pid) for pid in ours)
+    mark = time.time()
+    pagerduty.wait_for_events(before + n, "trigger", timeout=300)
+    cpu = sum(cpu_seconds(pid) for pid in family(worker.pid)) - cpu_before
+    times = sorted(r.at for r in pagerduty.requests if r.path == "/v2/enqueue" and r.at >= mark)
+    done = len(times)
+    return done / (times[-1] - mark), cpu / done * 1000
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def main() -> int:

@@ -49,13 +49,17 @@ def running(rules: str) -> Iterator[tuple[System, FakePagerDuty, FakeSlack]]:
         yield gw, pagerduty, slack
 
 
-def pd_rules(services: int, severity: str = "SEV2", chat_only_default: bool = False) -> str:
-    """`services` rules `svc-<i>`, each paging its own routing key (one step, no chat)."""
+def pd_rules(
+    services: int, severity: str = "SEV2", chat_only_default: bool = False, chat: bool = False
+) -> str:
+    """`services` rules `svc-<i>`, each paging its own routing key (one step; with `chat`
+    the step also posts to Slack)."""
     lines = ["version: 1", "targets:", "  chat: {slack: {channel: '#noise'}}"]
     lines += [f"  pd-{i}: {{pagerduty: {{routing_key: 'bench-rk-{i}'}}}}" for i in range(services)]
     lines += ["escalations:", "  chat-only:", "    steps:", "      - notify: [chat]"]
     for i in range(services):
-        lines += [f"  path-{i}:", "    steps:", f"      - notify: [pd-{i}]"]
+        targets = f"pd-{i}, chat" if chat else f"pd-{i}"
+        lines += [f"  path-{i}:", "    steps:", f"      - notify: [{targets}]"]
     lines += ["rules:"]
     for i in range(services):
         lines += [
