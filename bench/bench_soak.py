@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workers_common import (  # bench/ is not a package: run as a script
     System,
     alertmanager_body,
-    family,
     load,
     pd_rules,
     rss_kib,
@@ -58,11 +57,12 @@ def traffic(gw: System, rate: float, seconds: float, stop: threading.Event) -> d
 
     def body(n: int) -> dict[str, Any]:
         kind = n % 10
+        # new incidents go round the routing keys: PagerDuty's limit is per key
         if kind == 0:  # a new incident
-            return alertmanager_body(f"{tag}-new-{n}", service=f"svc-{n % SERVICES}")
+            return alertmanager_body(f"{tag}-new-{n}", service=f"svc-{n // 10 % SERVICES}")
         if kind == 5 and n >= 30 * rate:  # resolve what fired 30 s ago
             old = (n - int(30 * rate)) // 10 * 10
-            service = f"svc-{old % SERVICES}"
+            service = f"svc-{old // 10 % SERVICES}"
             return alertmanager_body(f"{tag}-new-{old}", status="resolved", service=service)
         return alertmanager_body(f"{tag}-long-{n % 50}", service=f"svc-{n % 50}")
 
@@ -85,12 +85,13 @@ def traffic(gw: System, rate: float, seconds: float, stop: threading.Event) -> d
 
 
 def worker_processes(parent: int) -> list[int]:
-    """The processes `alertgw worker --processes N` spawned (not its helpers)."""
+    """The processes `alertgw worker --processes N` spawned (not its helpers: the
+    resource tracker, RQ's scheduler forked by one of them)."""
     found = []
-    for pid in family(parent):
-        with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
     return found
 
 
@@ -141,6 +142,9 @@ def run(gw: System, pagerduty: FakePagerDuty, args: argparse.Namespace) -> None:
         pids.update({f"worker {i}": pid for i, pid in enumerate(worker_processes(worker.pid))})
         for name, pid in pids.items():
             samples.setdefault(name, []).append((at, rss_kib(pid)))
+    # what the workers still had to do when the traffic stopped
+    waiting = sum(int(gw.redis.xlen(f"{gw.prefix}intake:SEV{i}")) for i in range(1, 5))
+    print(f"hand-off entries still waiting at the end: {waiting}")
     codes = result.get("codes", {})
     print(f"{sum(codes.values())} requests in {args.minutes:g} min at {args.rate:g}/s: {codes}")
     triggers = len(pagerduty.events(action="trigger"))
