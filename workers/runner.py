@@ -81,9 +81,16 @@ class Worker(SimpleWorker):
 
 
 class MainWorker(Worker):
-    """The main thread's worker; its scheduler also moves the chat queue's due jobs."""
+    """The main thread's worker; its scheduler also moves the chat queue's due jobs.
+
+    RQ forks the scheduler process as `work()` starts. A fork copies the locks other
+    threads hold at that instant (logging's, a Redis pool's) and the child can hang on
+    one forever: then no retry or escalation step ever comes due. So the process's
+    other threads start only after that fork (`then_start`).
+    """
 
     also_scheduled: tuple[Queue, ...] = ()
+    then_start: tuple[threading.Thread, ...] = ()
 
     def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
         # RQ schedules the worker's own queues; the chat worker runs no scheduler
@@ -93,6 +100,8 @@ class MainWorker(Worker):
             super()._start_scheduler(*args, **kwargs)
         finally:
             self.queues = own
+            for thread in self.then_start:
+                thread.start()
 
 
 class ChatWorker(Worker):
@@ -196,8 +205,7 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
             target=chat.work, kwargs={"logging_level": settings.log_level}, name="chat"
         ),
     ]
-    for thread in threads:
-        thread.start()
+    worker.then_start = tuple(threads)  # after RQ forks its scheduler (MainWorker)
     log.info("worker %d: started (delivery: %s)", index, settings.delivery)
     try:
         # RQ logs three lines per job at INFO: follow ALERTGW_LOG_LEVEL instead
@@ -206,7 +214,8 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         stop.set()
         chat.stop()
         for thread in threads:
-            thread.join(timeout=5)
+            if thread.is_alive():
+                thread.join(timeout=5)
         close_notifiers(ctx.notifiers)
     log.info("worker %d: stopped", index)
     return 0
