@@ -91,7 +91,8 @@ def enqueue_change(
     opened change that fails here for any reason but Redis, becomes an RQ job.
     """
     args: list[Any] = [key, inc, version, action, by, text]
-    if action == "opened" and ctx.inline_opened:
+    if action == "opened" and _inline(ctx):
+        started = ctx.clock()
         try:
             on_change(*args)
             return True
@@ -99,8 +100,33 @@ def enqueue_change(
             raise  # the intake waits for Redis; the entry stays pending
         except Exception:  # a bug here must not stop the intake: RQ retries the job
             log.exception("opening step failed inline; queued as a job", extra={"incident": key})
+        finally:
+            _pause_inline_if_slow(ctx, ctx.clock() - started)
     job_id = f"chg-{_digest(key, inc)}-{version}-{action}"
     return schedule(ctx, None, on_change, args, job_id, ctx.queue_for(_severity(ctx, key)))
+
+
+# A vendor that hangs until the HTTP timeout would hold the intake thread (every alert,
+# SEV1s included) for that long per new incident: after one slow inline step, new
+# incidents page through RQ jobs for a while, where only a worker thread waits.
+INLINE_SLOW = timedelta(seconds=1)
+INLINE_PAUSE = timedelta(minutes=1)
+
+
+def _inline(ctx: Context) -> bool:
+    paused = ctx.inline_paused_until
+    return ctx.inline_opened and (paused is None or ctx.clock() >= paused)
+
+
+def _pause_inline_if_slow(ctx: Context, took: timedelta) -> None:
+    if took > INLINE_SLOW:
+        ctx.inline_paused_until = ctx.clock() + INLINE_PAUSE
+        log.warning(
+            "an opening step took %.1f s inline (a slow vendor?): new incidents page "
+            "through jobs for the next %d s",
+            took.total_seconds(),
+            INLINE_PAUSE.total_seconds(),
+        )
 
 
 # jobs ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,9 @@ import pytest
 from gateway.rules.model import Rule
 from tests.workers.conftest import Harness, make_harness
 from tests.workers.helpers import (
+    Clock,
     Equal,
+    Recorder,
     alert,
     classified,
     entry,
@@ -17,7 +20,7 @@ from tests.workers.helpers import (
     retryable,
 )
 from workers import jobs
-from workers.notifiers.base import PermanentError
+from workers.notifiers.base import Notification, PermanentError, Receipt
 
 KEY = "checkout-down:service=checkout"
 
@@ -362,3 +365,43 @@ def test_unacknowledged_after_the_next_step_was_due_escalates_at_once(harness: H
     harness.clock.advance(timedelta(minutes=15))
     harness.run_due()
     assert harness.pagerduty.actions()[-1] == ("trigger", "cto")
+
+
+@dataclass
+class HangingPagerDuty(Recorder):
+    """A PagerDuty that answers only after the client's timeout would have passed."""
+
+    clock: Clock | None = None
+
+    def send(self, notification: Notification) -> Receipt:
+        assert self.clock is not None
+        self.clock.advance(timedelta(seconds=10))
+        return super().send(notification)
+
+
+def test_a_slow_inline_first_step_sends_new_incidents_through_jobs_for_a_while(
+    harness: Harness,
+) -> None:
+    hanging = HangingPagerDuty(clock=harness.clock)
+    harness.ctx.notifiers = [hanging, harness.slack]
+    harness.ctx.inline_opened = True
+
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.intake.drain()  # the first new incident pages inline, in the intake thread
+    assert hanging.actions() == [("trigger", "oncall")]
+    assert harness.ctx.queue.count == 0
+
+    second = entry("am:2", key="checkout-down:service=payments", service="payments")
+    hand_off(harness.ctx.redis, harness.ctx.prefix, second)
+    harness.intake.drain()  # it was slow: the next one becomes a job, the intake moves on
+    assert len(hanging.sent) == 1
+    assert harness.ctx.queue.count == 1
+    harness.run_queued()
+    assert len(hanging.sent) == 2
+
+    harness.clock.advance(jobs.INLINE_PAUSE)
+    third = entry("am:3", key="checkout-down:service=search", service="search")
+    hand_off(harness.ctx.redis, harness.ctx.prefix, third)
+    harness.intake.drain()  # the pause is over: inline again
+    assert len(hanging.sent) == 3
+    assert harness.ctx.queue.count == 0
