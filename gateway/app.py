@@ -8,11 +8,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,6 +26,7 @@ from gateway.body import BODY_TIMEOUT_SECONDS
 from gateway.callbacks import callback_routes
 from gateway.exceptions import GatewayError
 from gateway.handoff import Handoff
+from gateway.redis_clients import connect_async
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
 from gateway.webhooks import WebhookEndpoint, error_response
@@ -36,17 +34,6 @@ from workers.deadletters import DeadLetters
 from workers.refresh import refresh_shared_gauges
 
 log = logging.getLogger(__name__)
-
-
-def connect_redis(settings: Settings) -> aioredis.Redis:
-    """An async client that fails fast: a webhook waits ~1 s at most before its 503."""
-    return aioredis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        # one immediate retry covers a pooled connection that died with a Redis restart
-        retry=Retry(NoBackoff(), 1),
-    )
 
 
 def create_app(
@@ -59,7 +46,7 @@ def create_app(
     `body_timeout`: seconds a sender gets to finish its body before a 408.
     """
     live = policy or LivePolicy(settings.rules)
-    client = connect_redis(settings)
+    client = connect_async(settings)
     handoff = Handoff(client, settings.redis_prefix)
     webhook = WebhookEndpoint(settings, live, handoff, body_timeout)
     # the incident and silence stores are sync (shared with the workers): their own client

@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
 import redis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 from starlette.concurrency import run_in_threadpool
 
 from gateway.exceptions import HandoffUnavailable
 from gateway.handoff import DELIVERY_ID_TTL_SECONDS, delivery_key
+from gateway.redis_clients import connect_sync
 from gateway.reload import LivePolicy
 from gateway.settings import Settings
 from gateway.silences import SilenceStore
@@ -31,16 +30,6 @@ R = TypeVar("R")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def connect_sync_redis(settings: Settings) -> redis.Redis:
-    """A sync client that fails fast, like the gateway's async one."""
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        retry=Retry(NoBackoff(), 1),
-    )
 
 
 @dataclass
@@ -57,7 +46,7 @@ class Services:
     def connect(
         cls, settings: Settings, policy: LivePolicy, clock: Callable[[], datetime] = utc_now
     ) -> Services:
-        client = connect_sync_redis(settings)
+        client = connect_sync(settings)
         prefix = settings.redis_prefix
         # the window only matters when alerts are applied (workers); operations ignore it
         incidents = IncidentStore(client, prefix, policy.current.dedupe_window)
