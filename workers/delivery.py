@@ -19,7 +19,7 @@ from gateway.rules.model import Policy, Target
 from workers.context import Context
 from workers.dryrun import describe
 from workers.escalation import Delivery
-from workers.incidents import Incident
+from workers.incident_record import Incident
 from workers.notifiers.base import (
     IncidentView,
     Notification,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway.rules.model import PlannedStep, Policy
-from workers.incidents import Incident
+from workers.incident_record import Incident
 from workers.notifiers.base import Action
 
 

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import redis
 
 from gateway.handoff import HandoffEntry
-from gateway.models import SEVERITIES, Link, Severity
+from gateway.models import SEVERITIES, Severity
 from workers import transitions
+from workers.incident_record import (
+    Incident,
+    TimelineEntry,
+    decoded,
+    from_timestamp,
+    incident_from_hash,
+)
 from workers.notifiers.base import IncidentStatus
 
 TIMELINE_CAP = 500
@@ -35,63 +42,6 @@ class Applied:
     severity: Severity | None
     inc: str
     key: str  # the incident it went to: another rule's, when its fingerprint lives there
-
-
-@dataclass(frozen=True)
-class Incident:
-    """One incident as stored. `inc` names this incarnation (a key can reopen later)."""
-
-    key: str
-    inc: str
-    version: int
-    status: IncidentStatus
-    severity: Severity
-    rule: str
-    escalation: str
-    title: str
-    summary: str
-    service: str | None
-    environment: str | None
-    source: str
-    labels: dict[str, str]
-    links: tuple[Link, ...]
-    opened_at: datetime
-    received_at: datetime
-    updated_at: datetime
-    lead: str | None
-    alert_count: int
-    step: int
-    reminder: int
-    thread: tuple[str, str] | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    step_at: datetime | None = None  # when `step` fired
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the API and the CLI."""
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["links"] = [link.model_dump() for link in self.links]
-        for name in ("opened_at", "received_at", "updated_at", "resolved_at", "step_at"):
-            data[name] = data[name].isoformat() if data[name] else None
-        data.pop("thread")
-        return data
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One line of an incident's history."""
-
-    at: datetime
-    kind: str
-    text: str
-
-
-def _moment(value: bytes | str | float) -> datetime:
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def _text(record: dict[str, str], name: str) -> str | None:
-    return record.get(name) or None
 
 
 class IncidentStore:
@@ -183,7 +133,7 @@ class IncidentStore:
             *(self.open_key(s) for s in SEVERITIES),
         ]
         raw = self._apply(keys=keys, args=[json.dumps(args)])
-        outcome, version, severity, inc, applied_to = (_str(v) for v in raw)
+        outcome, version, severity, inc, applied_to = (decoded(v) for v in raw)
         return Applied(
             outcome=cast("Outcome", outcome),
             version=int(version),
@@ -232,7 +182,7 @@ class IncidentStore:
             text,
         ]
         code, at = self._claim_step(keys=keys, args=args)
-        return int(code), _moment(at) if at else None
+        return int(code), from_timestamp(at) if at else None
 
     def claim_reminder(self, key: str, inc: str, seq: int) -> int:
         """Take reminder `seq`: 1 fresh, 2 a re-run of the current one, 0 stale."""
@@ -259,7 +209,7 @@ class IncidentStore:
 
     def notified(self, key: str) -> set[str]:
         """Names of the targets this incident notified (updates and resolves go there)."""
-        return {_str(name) for name in self.redis.smembers(self.key_of(key, "notified"))}
+        return {decoded(name) for name in self.redis.smembers(self.key_of(key, "notified"))}
 
     def set_thread(self, key: str, channel: str, ts: str) -> None:
         """Remember the Slack root message, unless one is already stored."""
@@ -271,7 +221,7 @@ class IncidentStore:
     def get(self, key: str) -> Incident | None:
         """The incident, or None when unknown or forgotten (dedupe window passed)."""
         raw = self.redis.hgetall(self.key_of(key))
-        return _incident(raw) if raw else None
+        return incident_from_hash(raw) if raw else None
 
     def list(
         self,
@@ -281,7 +231,7 @@ class IncidentStore:
     ) -> builtins.list[Incident]:
         """Incidents not yet forgotten, newest first, optionally filtered."""
         moment = (now or datetime.now(UTC)).timestamp()
-        keys = [_str(k) for k in self.redis.zrangebyscore(self.index_key, moment, "+inf")]
+        keys = [decoded(k) for k in self.redis.zrangebyscore(self.index_key, moment, "+inf")]
         found = [i for i in self._get_many(keys) if i is not None]
         found = [i for i in found if status is None or i.status == status]
         found = [i for i in found if severity is None or i.severity == severity]
@@ -292,7 +242,7 @@ class IncidentStore:
         keys: builtins.list[str] = []
         for severity in SEVERITIES:
             members = self.redis.zrangebyscore(self.open_key(severity), now.timestamp(), "+inf")
-            keys += [_str(k) for k in members]
+            keys += [decoded(k) for k in members]
         return [i for i in self._get_many(keys) if i is not None and i.status != "resolved"]
 
     def count_open(self, now: datetime) -> dict[Severity, int]:
@@ -307,53 +257,17 @@ class IncidentStore:
     def alerts(self, key: str) -> dict[str, str]:
         """The incident's alerts: fingerprint -> firing | resolved."""
         raw = self.redis.hgetall(self.key_of(key, "alerts"))
-        return {_str(fingerprint): _str(status) for fingerprint, status in raw.items()}
+        return {decoded(fingerprint): decoded(status) for fingerprint, status in raw.items()}
 
     def timeline(self, key: str) -> builtins.list[TimelineEntry]:
         """The incident's history, oldest first."""
         entries = [
             json.loads(raw) for raw in self.redis.lrange(self.key_of(key, "timeline"), 0, -1)
         ]
-        return [TimelineEntry(_moment(e["at"]), e["kind"], e["text"]) for e in entries]
+        return [TimelineEntry(from_timestamp(e["at"]), e["kind"], e["text"]) for e in entries]
 
     def _get_many(self, keys: Iterable[str]) -> builtins.list[Incident | None]:
         with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hgetall(self.key_of(key))
-            return [_incident(raw) if raw else None for raw in pipe.execute()]
-
-
-def _str(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _incident(raw: Mapping[Any, Any]) -> Incident:
-    r = {_str(k): _str(v) for k, v in raw.items()}
-    thread = (r["thread_channel"], r["thread_ts"]) if r.get("thread_ts") else None
-    return Incident(
-        key=r["key"],
-        inc=r["inc"],
-        version=int(r["version"]),
-        status=cast("IncidentStatus", r["status"]),
-        severity=cast("Severity", r["severity"]),
-        rule=r["rule"],
-        escalation=r["escalation"],
-        title=r["title"],
-        summary=r["summary"],
-        service=_text(r, "service"),
-        environment=_text(r, "environment"),
-        source=r["source"],
-        labels=json.loads(r["labels"]),
-        links=tuple(Link.model_validate(link) for link in json.loads(r["links"])),
-        opened_at=_moment(r["opened_at"]),
-        received_at=_moment(r["received_at"]),
-        updated_at=_moment(r["updated_at"]),
-        lead=_text(r, "lead"),
-        alert_count=int(r["alert_count"]),
-        step=int(r["step"]),
-        reminder=int(r["reminder"]),
-        thread=thread,
-        resolved_at=_moment(r["resolved_at"]) if r.get("resolved_at") else None,
-        resolved_by=_text(r, "resolved_by"),
-        step_at=_moment(r["step_at"]) if r.get("step_at") else None,
-    )
+            return [incident_from_hash(raw) if raw else None for raw in pipe.execute()]

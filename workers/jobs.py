@@ -27,7 +27,7 @@ from workers import escalation, muting
 from workers.context import Context, current
 from workers.delivery import send_all
 from workers.escalation import Delivery
-from workers.incidents import Incident
+from workers.incident_record import Incident
 from workers.notifiers.base import Action, PermanentError, RetryableError
 
 log = logging.getLogger(__name__)

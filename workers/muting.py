@@ -24,7 +24,7 @@ from alertgw import metrics
 from gateway.inhibition import inhibited_by, with_severity
 from gateway.rules.model import Policy
 from workers.context import Context
-from workers.incidents import Incident
+from workers.incident_record import Incident
 
 # How soon a muted step is looked at again at the latest: Alertmanager's default
 # group_interval, the pace at which it would notify once a silence or inhibition is gone.

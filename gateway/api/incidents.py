@@ -25,7 +25,8 @@ from gateway.api.models import (
 from gateway.api.services import Services
 from gateway.exceptions import BadPayload, NotFound
 from gateway.models import SEVERITIES
-from workers.incidents import Incident, IncidentStore
+from workers.incident_record import Incident
+from workers.incidents import IncidentStore
 
 STATUSES = ("open", "acknowledged", "resolved")
 # what each operation needs, for the 409 message

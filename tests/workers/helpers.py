@@ -25,7 +25,7 @@ from gateway.rules.model import (
     Target,
     TimeInterval,
 )
-from workers.incidents import Incident
+from workers.incident_record import Incident
 from workers.notifiers.base import Notification, Receipt, RetryableError, ThreadRef
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
