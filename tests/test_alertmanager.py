@@ -69,12 +69,13 @@ def test_labels_are_alertmanagers_plus_the_canonical_fields() -> None:
     }
 
 
-def test_resolved_alert_keeps_its_fingerprint_and_end() -> None:
-    (alert,) = normalize("resolved_checkout.json")
+def test_a_resolved_group_resolves_each_alert_by_its_fingerprint() -> None:
+    first, second = normalize("resolved_checkout.json")
 
-    assert alert.fingerprint == "am:6a3f1c2b9d8e7f01"
-    assert alert.status == "resolved"
-    assert alert.ends_at == datetime(2026, 3, 2, 11, 5, tzinfo=UTC)
+    assert [first.fingerprint, second.fingerprint] == ["am:6a3f1c2b9d8e7f01", "am:7b4e2d3c0a9f8e12"]
+    assert first.status == second.status == "resolved"
+    assert first.ends_at == datetime(2026, 3, 2, 11, 5, tzinfo=UTC)
+    assert second.ends_at == datetime(2026, 3, 2, 11, 5, 30, tzinfo=UTC)
 
 
 def test_missing_fingerprint_is_a_stable_hash_of_the_labels_and_truncation_is_a_label() -> None:
