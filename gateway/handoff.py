@@ -50,6 +50,10 @@ class HandoffEntry(BaseModel):
 
     alert: Alert
     classification: Classification
+    # Every incident key the gateway classified this alert into (more than one with
+    # `continue: true`): the worker keeps the alert in its own incidents even when its
+    # fingerprint also lives in a sibling's, without classifying it a second time.
+    siblings: tuple[str, ...] = ()
 
 
 def stream_key(prefix: str, severity: Severity) -> str:

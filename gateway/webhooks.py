@@ -93,11 +93,15 @@ class WebhookEndpoint:
 
     def _classify(self, alerts: list[Alert]) -> list[HandoffEntry]:
         policy = self._policy.current
-        return [
-            HandoffEntry(alert=alert, classification=classification)
-            for alert in alerts
-            for classification in policy.classify(alert)
-        ]
+        entries = []
+        for alert in alerts:
+            classifications = policy.classify(alert)
+            siblings = tuple(c.incident_key for c in classifications)
+            entries += [
+                HandoffEntry(alert=alert, classification=c, siblings=siblings)
+                for c in classifications
+            ]
+        return entries
 
     @staticmethod
     def _count(source: Source, alerts: list[Alert], entries: list[HandoffEntry]) -> None:

@@ -121,11 +121,10 @@ class Intake:
             self._done(stream, entry_id)
             return
         alert, ctx = entry.alert, self.ctx
-        # the incidents this alert belongs to by the rules (several with `continue: true`):
-        # its fingerprint living in one of them is no reason to leave its own
-        siblings = (
-            [c.incident_key for c in ctx.policy.classify(alert)] if alert.status == "firing" else []
-        )
+        # the incidents this alert belongs to by the rules (several with `continue: true`),
+        # as the gateway classified it: its fingerprint living in one of them is no reason
+        # to leave its own
+        siblings = list(entry.siblings) if alert.status == "firing" else []
         applied = ctx.store.apply(entry, stream, GROUP, entry_id, ctx.clock(), siblings)
         if applied.outcome == "joined":
             metrics.alerts_deduplicated.labels(alert.source).inc()

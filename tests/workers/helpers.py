@@ -165,7 +165,12 @@ def alert(
 
 def classified(rules: Policy, *alerts: Alert) -> list[HandoffEntry]:
     """Hand-off entries for alerts as the gateway makes them: one per matching rule."""
-    return [HandoffEntry(alert=a, classification=c) for a in alerts for c in rules.classify(a)]
+    entries = []
+    for a in alerts:
+        decided = rules.classify(a)
+        keys = tuple(c.incident_key for c in decided)
+        entries += [HandoffEntry(alert=a, classification=c, siblings=keys) for c in decided]
+    return entries
 
 
 def hand_off(client: redis.Redis, prefix: str, *entries: HandoffEntry) -> None:
