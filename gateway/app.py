@@ -65,12 +65,13 @@ def create_app(
         )
 
     # shared state (open incidents, dead letters, intake lag) is read from Redis per scrape
+    dead_letters = DeadLetters(services.redis, settings.redis_prefix)
     scraped = RefreshingRegistry(
         lambda: refresh_shared_gauges(
             services.redis,
             settings.redis_prefix,
             services.incidents,
-            DeadLetters(services.redis, settings.redis_prefix),
+            dead_letters,
             services.clock(),
         )
     )
