@@ -63,7 +63,7 @@ class Context:
     # its own, so a slow Slack never holds a page) and SEV1/SEV2 jobs on the urgent queue
     # (taken first, so a flood of SEV4 never holds a page); off, all run on `queue`.
     split_queues: bool = False
-    # A new incident's first step runs in the dispatcher, not as an RQ job (jobs.py),
+    # A new incident's first step runs in the dispatcher, not as an RQ job (changes.py),
     # except until this moment, after an inline step was slow (a vendor hanging).
     inline_opened: bool = False
     inline_paused_until: datetime | None = field(default=None, init=False, repr=False)

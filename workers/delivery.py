@@ -30,7 +30,7 @@ from workers.notifiers.base import (
 
 log = logging.getLogger(__name__)
 
-# Longer than a delivery job may run (workers.jobs.JOB_TIMEOUT), so the marker of a
+# Longer than a job may run (workers.scheduling.JOB_TIMEOUT_SECONDS), so the marker of a
 # sender that died mid-call has lapsed by the time RQ notices and retries its job.
 SENDING_TTL_SECONDS = 25
 PAGES = ("trigger", "escalate")

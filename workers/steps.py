@@ -1,0 +1,107 @@
+"""Escalation steps: fire one now, schedule the next, defer, resume, follow a raise.
+
+A scheduled step re-reads the incident and does nothing when it is stale (another
+incarnation, the version moved on, acknowledged, resolved, already past that step);
+claiming a step is one Lua script (`IncidentStore.claim_step`), so two workers never
+both fire it. Which step is due when, and who hears of it, is `workers.escalation`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from alertgw import metrics
+from workers import escalation, muting
+from workers.context import Context, current
+from workers.delivery_jobs import deliver, rows_of
+from workers.incident_record import Incident
+from workers.scheduling import digest, schedule
+
+
+def run_step(key: str, inc: str, version: int, index: int) -> None:
+    """A scheduled escalation step; does nothing when stale."""
+    ctx = current()
+    incident = ctx.store.get(key)
+    if incident is None or incident.inc != inc or incident.version != version:
+        return
+    # step == index: a re-run of a job that died mid-delivery finishes its sends
+    if incident.status == "open" and incident.step <= index:
+        fire(ctx, incident, version, index)
+
+
+def fire(ctx: Context, incident: Incident, version: int, index: int) -> None:
+    """Fire step `index` unless muted, deferred or claimed already; schedule the next."""
+    policy, store, now = ctx.policy, ctx.store, ctx.clock()
+    steps = escalation.plan(policy, incident)
+    if index >= len(steps):
+        return
+    mute = muting.muted(ctx, incident, now)
+    if mute is not None:
+        # a silence or an inhibiting incident: nobody hears of it now; look again later
+        muting.record(ctx, incident, mute, now)
+        schedule_step(ctx, incident, version, index, mute.recheck_at(now))
+        return
+    step = steps[index]
+    until = escalation.deferred_until(policy, step, now)
+    if until is not None:
+        _defer(ctx, incident, version, index, until)
+        return
+    text = f"step {index + 1} of {len(steps)}: {', '.join(step.notify)}"
+    claim, fired_at = store.claim_step(incident, version, index, text, now)
+    if not claim or fired_at is None:
+        return
+    if claim == 1:
+        metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
+    notified = store.notified(incident.key)
+    rows = rows_of(escalation.step_deliveries(policy, step, notified, len(steps)))
+    deliver(incident.key, f"{incident.inc}:step:{index}", rows, incident=incident)
+    delay = escalation.delay_after(steps, index)
+    if delay is not None:
+        # from when the step first fired: a re-run schedules the very same job
+        schedule_step(ctx, incident, version, index + 1, fired_at + delay)
+
+
+def _defer(ctx: Context, incident: Incident, version: int, index: int, until: datetime) -> None:
+    if not schedule_step(ctx, incident, version, index, until):
+        return  # this deferral was already announced
+    step = escalation.plan(ctx.policy, incident)[index]
+    text = f"Page to {', '.join(step.notify)} deferred until {until:%Y-%m-%d %H:%M %Z}"
+    text += f" (outside {step.during})"
+    ctx.store.note(incident.key, "deferred", text, ctx.clock())
+    notified = ctx.store.notified(incident.key)
+    rows = rows_of(escalation.updates(ctx.policy, notified, "note", text))
+    deliver(incident.key, f"{incident.inc}:defer:{index}:{until.timestamp()}", rows)
+
+
+def raised(ctx: Context, incident: Incident, version: int) -> None:
+    """Escalate on the new severity's path from the step it would have reached by now."""
+    if incident.status != "open":
+        return
+    now = ctx.clock()
+    steps = escalation.plan(ctx.policy, incident)
+    target = escalation.reached(steps, now - incident.opened_at)
+    if target > incident.step:
+        fire(ctx, incident, version, target)
+    elif incident.step + 1 < len(steps):
+        due = incident.opened_at + steps[incident.step + 1].after
+        schedule_step(ctx, incident, version, incident.step + 1, max(due, now))
+
+
+def resume(ctx: Context, incident: Incident, version: int) -> None:
+    """After an unacknowledgement: the next step, when it would have come due, or now."""
+    steps = escalation.plan(ctx.policy, incident)
+    resumed = escalation.resumed(steps, incident.step, incident.step_at)
+    if incident.status != "open" or resumed is None:
+        return
+    index, due = resumed
+    if due is None or due <= ctx.clock():
+        fire(ctx, incident, version, index)
+    else:
+        schedule_step(ctx, incident, version, index, due)
+
+
+def schedule_step(ctx: Context, incident: Incident, version: int, index: int, at: datetime) -> bool:
+    """A `run_step` job for step `index` at `at`; False when that very job exists."""
+    job_id = f"step-{digest(incident.key, incident.inc)}-{version}-{index}-{int(at.timestamp())}"
+    args = [incident.key, incident.inc, version, index]
+    return schedule(ctx, at, run_step, args, job_id, ctx.queue_for(incident.severity))
