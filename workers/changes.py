@@ -82,7 +82,7 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
     tag = f"{inc}:{version}:{action}"
     if action == "opened":  # the common case, and it needs no more reads
         steps.fire(ctx, incident, version, 0)
-        reminders.schedule_reminder(ctx, incident, incident.reminder + 1)
+        reminders.opened(ctx, incident)
         return
     notified = ctx.store.notified(key)
     if action == "severity_raised":
@@ -90,8 +90,7 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         rows = rows_of(escalation.updates(ctx.policy, notified, "severity_raised", text))
         deliver(key, tag, rows)
         steps.raised(ctx, incident, version)
-        if incident.status == "open":
-            reminders.schedule_reminder(ctx, incident, incident.reminder + 1)
+        reminders.raised(ctx)
     elif action in ("acknowledge", "resolve"):
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")

@@ -67,6 +67,8 @@ class Context:
     # except until this moment, after an inline step was slow (a vendor hanging).
     inline_opened: bool = False
     inline_paused_until: datetime | None = field(default=None, init=False, repr=False)
+    # grid points (epoch seconds) this process asked a reminder sweep for (reminders.py)
+    reminder_sweeps: set[int] = field(default_factory=set, init=False, repr=False)
 
     @property
     def prefix(self) -> str:
@@ -77,12 +79,15 @@ class Context:
         return self.policy_source()
 
     _store: IncidentStore | None = field(default=None, init=False, repr=False)
+    _store_policy: Policy | None = field(default=None, init=False, repr=False)
 
     @property
     def store(self) -> IncidentStore:
-        window = self.policy.dedupe_window
-        if self._store is None or self._store.window != window:  # rules may be reloaded
-            self._store = IncidentStore(self.redis, self.prefix, window)
+        policy = self.policy
+        if self._store is None or self._store_policy is not policy:  # rules may be reloaded
+            every = {n: s.update_every for n, s in policy.severities.items() if s.update_every}
+            self._store = IncidentStore(self.redis, self.prefix, policy.dedupe_window, every)
+            self._store_policy = policy
         return self._store
 
     _queues: dict[str, Queue] = field(default_factory=dict, init=False, repr=False)

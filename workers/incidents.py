@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, cast
@@ -47,10 +47,18 @@ class Applied:
 class IncidentStore:
     """Incidents under one key prefix. Times are passed in (`now`), never read here."""
 
-    def __init__(self, client: redis.Redis, prefix: str, window: timedelta) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        window: timedelta,
+        update_every: Mapping[Severity, timedelta] | None = None,
+    ) -> None:
         self.redis = client
         self.prefix = prefix
         self.window = window
+        # status-update interval by severity: applying an alert schedules the reminders
+        self.update_every = dict(update_every or {})
         self._apply = client.register_script(transitions.APPLY_ALERT)
         self._operate = client.register_script(transitions.OPERATE)
         self._claim_step = client.register_script(transitions.CLAIM_STEP)
@@ -71,6 +79,11 @@ class IncidentStore:
 
     def open_key(self, severity: Severity) -> str:
         return f"{self.prefix}open:{severity}"
+
+    @property
+    def reminders_key(self) -> str:
+        """The status-update reminders due, by time (see workers.reminders)."""
+        return f"{self.prefix}reminders"
 
     def fingerprint_key(self, fingerprint: str) -> str:
         """The index of the live incidents holding an alert (see transitions)."""
@@ -119,6 +132,7 @@ class IncidentStore:
             "now": now.timestamp(),
             "window": int(self.window.total_seconds()),
             "cap": TIMELINE_CAP,
+            "remind_after": self._remind_after(rule.severity),
             "fields": fields,
         }
         keys = [
@@ -131,6 +145,7 @@ class IncidentStore:
             stream,
             self.fingerprint_key(alert.fingerprint),
             *(self.open_key(s) for s in SEVERITIES),
+            self.reminders_key,
         ]
         raw = self._apply(keys=keys, args=[json.dumps(args)])
         outcome, version, severity, inc, applied_to = (decoded(v) for v in raw)
@@ -141,6 +156,10 @@ class IncidentStore:
             inc=inc,
             key=applied_to or key,
         )
+
+    def _remind_after(self, severity: Severity) -> float:
+        every = self.update_every.get(severity)
+        return every.total_seconds() if every else 0
 
     def acknowledge(self, key: str, by: str, note: str, now: datetime) -> int | None:
         """Acknowledge an open incident: stops escalation. The new version, or None."""

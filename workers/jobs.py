@@ -17,7 +17,7 @@ from typing import Any
 from workers.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.context import Context
 from workers.delivery_jobs import deliver, deliver_chat
-from workers.reminders import remind
+from workers.reminders import remind, remind_due
 from workers.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
 from workers.steps import run_step
 
@@ -32,6 +32,7 @@ __all__ = [
     "enqueue_change",
     "on_change",
     "remind",
+    "remind_due",
     "replay",
     "run_step",
 ]
@@ -41,6 +42,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "on_change": on_change,
     "run_step": run_step,
     "remind": remind,
+    "remind_due": remind_due,
     "deliver": deliver,
     "deliver_chat": deliver_chat,
 }

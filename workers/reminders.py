@@ -1,44 +1,140 @@
 """Status-update reminders: "status update due" in the Slack thread of a live SEV1/SEV2.
 
+The reminders due are one sorted set in Redis (`<prefix>reminders`, score = when due,
+member `<seq>:<inc>:<key>`), not an RQ job each: an RQ job costs a new incident ~0.4 ms
+of worker CPU and a Redis round trip to schedule, and ~1 KB of Redis until it runs.
+Applying an alert that opens (or raises) a SEV1/SEV2 incident adds its next reminder in
+the same Lua step (`workers.transitions`), so it survives anything a worker does next.
+
+A sweep job (`remind_due`) takes the reminders due, sends each, and puts the next one in
+the set. Sweeps run on a grid of SWEEP_GRID (one job per grid point, whoever asks first):
+the dispatcher asks for the point after a new incident's first reminder, and each sweep
+for the point after the earliest reminder left, so the chain goes on as long as the set
+holds anything. A sweep leases what it takes for LEASE: a worker dying mid-sweep leaves
+them due again then, and RQ re-runs the sweep, which asks for a sweep at that time.
+
 Reminder `seq` of an incarnation is claimed in Redis (`IncidentStore.claim_reminder`)
-before it is sent, so a re-run of a job that died finishes its sends and no reminder is
-said twice; each schedules the next, `update_every` later, until the incident resolves.
+before it is sent, so a re-run finishes the sends of a sweep that died (they are
+idempotent) and no reminder is said twice.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from workers import escalation
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident
+from workers.incident_record import Incident, from_timestamp
 from workers.scheduling import digest, schedule
+
+SWEEP_GRID = timedelta(seconds=10)  # a reminder goes out at most this late
+LEASE = timedelta(seconds=60)
+TAKE = 100  # reminders taken from the set at a time
+
+# Take up to ARGV[3] reminders due by ARGV[1], pushing them to ARGV[2] (the lease).
+_TAKE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], member) end
+return due
+"""
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """Status-update reminder `seq` of incarnation `inc` of incident `key`."""
+
+    key: str
+    inc: str
+    seq: int
+
+    @property
+    def member(self) -> str:
+        return f"{self.seq}:{self.inc}:{self.key}"
+
+    @classmethod
+    def parse(cls, member: bytes | str) -> Reminder:
+        text = member.decode() if isinstance(member, bytes) else member
+        seq, inc, key = text.split(":", 2)  # an incarnation is a stream id: no colon
+        return cls(key, inc, int(seq))
+
+
+def remind_due() -> None:
+    """A sweep: send the reminders due, queue the next of each, ask for the next sweep."""
+    ctx = current()
+    key, now = ctx.store.reminders_key, ctx.clock()
+    take = ctx.redis.register_script(_TAKE_DUE)
+    lease = (now + LEASE).timestamp()
+    while due := take(keys=[key], args=[now.timestamp(), lease, TAKE]):
+        for reminder in map(Reminder.parse, due):
+            following = _remind(ctx, reminder)
+            with ctx.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(key, reminder.member)
+                if following is not None:
+                    pipe.zadd(key, {following[0].member: following[1].timestamp()}, nx=True)
+                pipe.execute()
+        if len(due) < TAKE:
+            break
+    _sweep_for_the_first(ctx)
 
 
 def remind(key: str, inc: str, seq: int) -> None:
-    """Status-update reminder `seq` for a live SEV1/SEV2 incident, then the next one."""
+    """Reminder `seq` as a job of its own, as older versions queued them; then the next
+    one goes into the set like every other."""
     ctx = current()
+    following = _remind(ctx, Reminder(key, inc, seq))
+    if following is not None:
+        reminder, at = following
+        ctx.redis.zadd(ctx.store.reminders_key, {reminder.member: at.timestamp()}, nx=True)
+        _sweep_for_the_first(ctx)
+
+
+def _remind(ctx: Context, reminder: Reminder) -> tuple[Reminder, datetime] | None:
+    """Send `reminder` if the incident is live and it is not stale; the one after it."""
+    key, inc, seq = reminder.key, reminder.inc, reminder.seq
     incident = ctx.store.get(key)
     every = update_every(ctx, incident)
-    # a re-run (claim 2) finishes the sends of a job that died; they are idempotent
+    # a re-run (claim 2) finishes the sends of a sweep that died; they are idempotent
     if incident is None or every is None or not ctx.store.claim_reminder(key, inc, seq):
-        return
+        return None
     text = f"Status update due ({incident.severity}: every {_minutes(every)})"
     notified = ctx.store.notified(key)
     rows = rows_of(escalation.updates(ctx.policy, notified, "status_update_due", text))
     deliver(key, f"{inc}:reminder:{seq}", rows)
-    schedule_reminder(ctx, incident, seq + 1)
+    return Reminder(key, inc, seq + 1), ctx.clock() + every
 
 
-def schedule_reminder(ctx: Context, incident: Incident, seq: int) -> None:
-    """Reminder `seq`, `update_every` from now, if the incident's severity has one."""
+def opened(ctx: Context, incident: Incident) -> None:
+    """A sweep for a new incident's first reminder (applying it put that in the set)."""
     every = update_every(ctx, incident)
     if every is not None:
-        job_id = f"rem-{digest(incident.key, incident.inc)}-{seq}"
-        at = ctx.clock() + every
-        args = [incident.key, incident.inc, seq]
-        schedule(ctx, at, remind, args, job_id, ctx.queue_for(incident.severity))
+        ensure_sweep(ctx, incident.opened_at + every)
+
+
+def raised(ctx: Context) -> None:
+    """A sweep for the earliest reminder: raising an incident may have added one."""
+    _sweep_for_the_first(ctx)
+
+
+def _sweep_for_the_first(ctx: Context) -> None:
+    first = ctx.redis.zrange(ctx.store.reminders_key, 0, 0, withscores=True)
+    if first:
+        ensure_sweep(ctx, from_timestamp(first[0][1]))
+
+
+def ensure_sweep(ctx: Context, at: datetime) -> None:
+    """A sweep at the first grid point at or after `at` (once per point and process)."""
+    grid = SWEEP_GRID.total_seconds()
+    point = int(math.ceil(at.timestamp() / grid) * grid)
+    if point in ctx.reminder_sweeps:
+        return
+    job_id = f"rmd-{digest(ctx.prefix)}-{point}"
+    schedule(ctx, from_timestamp(point), remind_due, [], job_id, ctx.urgent_queue)
+    now = ctx.clock().timestamp()
+    ctx.reminder_sweeps.difference_update([p for p in ctx.reminder_sweeps if p < now])
+    ctx.reminder_sweeps.add(point)
 
 
 def update_every(ctx: Context, incident: Incident | None) -> timedelta | None:

@@ -37,10 +37,13 @@ end
 """
 
 # KEYS: inc, alerts, timeline, notified (of the alert's own key), changes, incidents,
-#   intake stream, fingerprint index, open:SEV1..SEV4
+#   intake stream, fingerprint index, open:SEV1..SEV4, reminders
 # ARGV[1]: JSON {prefix, group, entry, key, fingerprint, status, severity, rule,
-#   escalation, siblings, now, window, cap, fields: {title, summary, service, environment,
-#   source, labels, links, received_at}}
+#   escalation, siblings, now, window, cap, remind_after, fields: {title, summary, service,
+#   environment, source, labels, links, received_at}}
+# `remind_after` is the alert's severity's status-update interval in seconds (0: none):
+# an incident opened or raised at such a severity gets its next reminder due then, in
+# the reminders set (see workers.reminders), in the same step.
 # `siblings` is a set ({key: true}) of the incident keys this alert is classified into
 # right now (rules with `continue: true`): a fingerprint held by one of them is not
 # redirected there. Returns {outcome, version, severity, inc, key} with outcome one of
@@ -64,6 +67,11 @@ end
 local function is_live(key)
   local status = redis.call('HGET', keys_of(key).rec, 'status')
   return status == 'open' or status == 'acknowledged'
+end
+local function remind_later(key, inc, seq)
+  if a.remind_after <= 0 then return end
+  local member = seq .. ':' .. inc .. ':' .. key
+  redis.call('ZADD', KEYS[13], 'NX', a.now + a.remind_after, member)
 end
 local function holds(key)
   return is_live(key) and redis.call('HEXISTS', keys_of(key).alerts, a.fingerprint) == 1
@@ -109,6 +117,7 @@ local function open(key)
     'thread_channel', '', 'thread_ts', '', 'resolved_at', '', 'resolved_by', '')
   timeline(k.tl, a.now, 'opened', a.severity .. ' by rule ' .. a.rule .. ': ' .. f.title, a.cap)
   redis.call('ZADD', open_index(a.severity), expires, key)
+  remind_later(key, a.entry, 1)
   change(changes, key, a.entry, version, 'opened', '')
   return 'opened'
 end
@@ -131,7 +140,10 @@ local function join(key)
   redis.call('HSET', k.rec, 'severity', a.severity, 'rule', a.rule, 'escalation', a.escalation)
   local why = ' (' .. a.fingerprint .. ', rule ' .. a.rule .. ')'
   timeline(k.tl, a.now, 'severity_raised', current .. ' -> ' .. a.severity .. why, a.cap)
-  change(changes, key, redis.call('HGET', k.rec, 'inc'), version, 'severity_raised', '')
+  local r = redis.call('HMGET', k.rec, 'inc', 'reminder')
+  -- NX: a reminder already pending for this incident keeps its time
+  remind_later(key, r[1], tonumber(r[2]) + 1)
+  change(changes, key, r[1], version, 'severity_raised', '')
   return 'raised'
 end
 

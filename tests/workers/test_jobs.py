@@ -43,7 +43,7 @@ def test_new_incident_pages_step_one_and_schedules_step_two(harness: Harness):
     assert harness.ctx.store.notified(KEY) == {"oncall", "incidents"}
     assert sorted((round(s), name) for s, name, _ in harness.scheduled()) == [
         (300, "run_step"),
-        (900, "remind"),
+        (900, "remind_due"),
     ]
     assert kinds(harness)[:2] == ["opened", "escalated"]
 
