@@ -3,6 +3,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
+
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
 from workers import jobs, reminders
@@ -46,10 +48,8 @@ def test_a_sweep_that_died_is_finished_once_after_its_lease(harness: Harness):
     harness.run_due()
     harness.clock.advance(timedelta(minutes=15))
     harness.slack.failures.append(SystemExit("worker killed"))  # dies mid-sweep
-    try:
+    with pytest.raises(SystemExit):
         jobs.remind_due()
-    except SystemExit:
-        pass
     assert said(harness) == []
     jobs.remind_due()  # RQ re-runs it: the reminder is leased, not due yet
     assert said(harness) == []
