@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
-import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import pydantic_core
 from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -56,7 +56,7 @@ class WebhookEndpoint:
         if source is None:
             return error_response(NotFound(f"unknown source {name!r}; known: {sorted(SOURCES)}"))
         started = time.perf_counter()
-        rid = logs.request_id(request.headers.get("x-request-id"), uuid.uuid4().hex[:16])
+        rid = logs.request_id(request.headers.get("x-request-id"), os.urandom(8).hex())
         with logs.context(request_id=rid, source=name):
             try:
                 response = await self._handle(source, request)
@@ -85,9 +85,9 @@ class WebhookEndpoint:
         )
         if not taken:
             log.info("%s delivery %s was already taken; ignored", source.name, delivery_id)
-            return JSONResponse({"accepted": 0, "alerts": [], "duplicate": True}, 202)
+            return FastJSONResponse({"accepted": 0, "alerts": [], "duplicate": True}, 202)
         self._count(source, alerts, entries)
-        return JSONResponse(
+        return FastJSONResponse(
             {"accepted": len(alerts), "alerts": [_summary(e) for e in entries]}, 202
         )
 
@@ -105,18 +105,21 @@ class WebhookEndpoint:
 
     @staticmethod
     def _count(source: Source, alerts: list[Alert], entries: list[HandoffEntry]) -> None:
-        for status, count in Counter(alert.status for alert in alerts).items():
-            _child(metrics.alerts_received, source.name, status).inc(count)
-        truncated = next(
-            (a.labels["truncated_alerts"] for a in alerts if "truncated_alerts" in a.labels), None
-        )
-        if truncated:
-            log.warning(
-                "%s sent a truncated group: %s alerts were left out", source.name, truncated
-            )
-        classified = Counter((e.classification.severity, e.classification.rule) for e in entries)
-        for (severity, rule), count in classified.items():
-            _child(metrics.alerts_classified, severity, rule).inc(count)
+        # plain loops over a handful of alerts: a Counter costs more than the counting
+        firing = sum(1 for alert in alerts if alert.status == "firing")
+        if firing:
+            _child(metrics.alerts_received, source.name, "firing").inc(firing)
+        if firing < len(alerts):
+            _child(metrics.alerts_received, source.name, "resolved").inc(len(alerts) - firing)
+        for entry in entries:
+            c = entry.classification
+            _child(metrics.alerts_classified, c.severity, c.rule).inc()
+        for alert in alerts:
+            if truncated := alert.labels.get("truncated_alerts"):
+                log.warning(
+                    "%s sent a truncated group: %s alerts were left out", source.name, truncated
+                )
+                break
 
 
 def _summary(entry: HandoffEntry) -> dict[str, Any]:
@@ -127,6 +130,14 @@ def _summary(entry: HandoffEntry) -> dict[str, Any]:
         "rule": entry.classification.rule,
         "incident": entry.classification.incident_key,
     }
+
+
+class FastJSONResponse(JSONResponse):
+    """A JSONResponse rendered by pydantic-core: the same compact UTF-8 JSON, in a few
+    microseconds instead of json.dumps' tens on the webhook hot path."""
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
 
 
 def error_response(error: GatewayError) -> JSONResponse:

@@ -43,8 +43,6 @@ LEVELS: dict[str, Level] = {
     "low": "info",
     "none": "info",
 }
-SERVICE_LABELS = ("service", "app", "job")
-ENVIRONMENT_LABELS = ("environment", "env")
 
 
 class AlertmanagerAlert(BaseModel):
@@ -82,10 +80,13 @@ class AlertmanagerSource:
 
     def normalize(self, payload: Any, delivery: Delivery) -> list[Alert]:
         webhook = validate(AlertmanagerWebhook, payload)
-        raws = payload["alerts"]
+        # the same for every alert of the group: built once, shared (Link is frozen)
+        console = []
+        if webhook.externalURL:
+            console.append(Link(href=webhook.externalURL, text="Alertmanager"))
         return [
-            _alert(entry, raw, webhook, delivery.received_at)
-            for entry, raw in zip(webhook.alerts, raws, strict=True)
+            _alert(entry, raw, webhook.truncatedAlerts, console, delivery.received_at)
+            for entry, raw in zip(webhook.alerts, payload["alerts"], strict=True)
         ]
 
     def delivery_id(self, payload: Any, delivery: Delivery) -> str | None:
@@ -95,13 +96,14 @@ class AlertmanagerSource:
 def _alert(
     entry: AlertmanagerAlert,
     raw: dict[str, Any],
-    webhook: AlertmanagerWebhook,
+    truncated: int,
+    console: list[Link],
     received_at: datetime,
 ) -> Alert:
-    labels = dict(entry.labels)
-    if webhook.truncatedAlerts:
+    labels = entry.labels
+    if truncated:
         # the group had more alerts than max_alerts let through: say so where rules see it
-        labels["truncated_alerts"] = str(webhook.truncatedAlerts)
+        labels = {**labels, "truncated_alerts": str(truncated)}
     annotations = entry.annotations
     title = annotations.get("summary") or labels.get("alertname") or "Alertmanager alert"
     return Alert(
@@ -110,11 +112,11 @@ def _alert(
         status=entry.status,
         title=_one_line(title),
         summary=annotations.get("description", annotations.get("summary", "")),
-        service=_first(labels, SERVICE_LABELS),
-        environment=_first(labels, ENVIRONMENT_LABELS),
+        service=labels.get("service") or labels.get("app") or labels.get("job") or None,
+        environment=labels.get("environment") or labels.get("env") or None,
         level=LEVELS.get(labels.get("severity", "").lower(), "warning"),
         labels=labels,
-        links=_links(entry, webhook),
+        links=_links(entry, console),
         starts_at=entry.startsAt,
         ends_at=_ends_at(entry),
         received_at=received_at,
@@ -129,19 +131,13 @@ def _ends_at(entry: AlertmanagerAlert) -> datetime | None:
     return None
 
 
-def _links(entry: AlertmanagerAlert, webhook: AlertmanagerWebhook) -> list[Link]:
+def _links(entry: AlertmanagerAlert, console: list[Link]) -> list[Link]:
     links = []
     if entry.generatorURL:
         links.append(Link(href=entry.generatorURL, text="Source"))
     if runbook := entry.annotations.get("runbook_url"):
         links.append(Link(href=runbook, text="Runbook"))
-    if webhook.externalURL:
-        links.append(Link(href=webhook.externalURL, text="Alertmanager"))
-    return links
-
-
-def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
-    return next((labels[n] for n in names if labels.get(n)), None)
+    return links + console
 
 
 def _one_line(text: str) -> str:

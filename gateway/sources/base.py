@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from gateway.exceptions import BadPayload, Unauthorized, UnsupportedMediaType
@@ -105,33 +105,28 @@ def parse_json(delivery: Delivery) -> Any:
     return decode_json(delivery.body)
 
 
-# A JSON escape of a UTF-16 surrogate: only a pair of them is a character.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 def decode_json(body: bytes) -> Any:
-    """json.loads that turns every way a body can be bad into BadPayload."""
+    """Parse a JSON body; every way a body can be bad becomes BadPayload.
+
+    pydantic-core's parser, not the json module: about twice as fast on a webhook, and
+    it refuses by itself what json.loads lets through and every later encode() would
+    choke on (a lone UTF-16 surrogate escape). Nesting is capped at 200 levels.
+    """
     try:
-        payload = json.loads(body)
+        return pydantic_core.from_json(body)
+    except ValueError as error:
+        raise BadPayload(_why_not_json(body, error)) from None
+
+
+def _why_not_json(body: bytes, error: ValueError) -> str:
+    reason = str(error)
+    if "recursion limit" in reason:
+        return "body is nested too deeply"
+    try:
+        body.decode()
     except UnicodeDecodeError:
-        raise BadPayload("body is not valid UTF-8") from None
-    except RecursionError:
-        raise BadPayload("body is nested too deeply") from None
-    except ValueError as error:  # JSONDecodeError, and ints past the digit limit
-        raise BadPayload(f"body is not valid JSON: {error}") from None
-    _refuse_lone_surrogates(body, payload)
-    return payload
-
-
-def _refuse_lone_surrogates(body: bytes, payload: Any) -> None:
-    # json.loads turns "\ud800" into a lone surrogate, which every later encode()
-    # (hashing, the hand-off) would choke on: refuse it here, as invalid Unicode.
-    if _SURROGATE_ESCAPE.search(body) is None:
-        return  # the common case: one regex scan, no re-encoding
-    try:
-        json.dumps(payload, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise BadPayload("body holds a lone UTF-16 surrogate escape, not valid Unicode") from None
+        return "body is not valid UTF-8"
+    return f"body is not valid JSON: {reason}"
 
 
 M = TypeVar("M", bound=BaseModel)
