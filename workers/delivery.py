@@ -129,8 +129,7 @@ def send_one(ctx: Context, incident: Incident, tag: str, delivery: Delivery) -> 
         metrics.notifications.labels(notifier.channel, delivery.action, outcome).inc()
         store.note(incident.key, "delivery_failed", f"{_what(delivery, target)}: {error}", now)
         raise
-    ctx.redis.set(marker, "sent", ex=int(policy.dedupe_window.total_seconds()) + 86400)
-    _record(ctx, incident, delivery, target, receipt.channel, receipt.thread, now)
+    _record(ctx, incident, delivery, target, marker, receipt.channel, receipt.thread, now)
 
 
 def _record(
@@ -138,22 +137,26 @@ def _record(
     incident: Incident,
     delivery: Delivery,
     target: Target,
+    marker: str,
     channel: str,
     thread: ThreadRef | None,
     now: datetime,
 ) -> None:
-    store = ctx.store
-    if delivery.action in PAGES:
-        store.mark_notified(incident.key, delivery.target)
-    if thread is not None:
-        store.set_thread(incident.key, thread.channel, thread.ts)
+    # the marker, `notified`, the thread and the timeline in one round trip
+    ctx.store.sent(
+        incident.key,
+        marker,
+        int(ctx.policy.dedupe_window.total_seconds()) + 86400,
+        delivery.target if delivery.action in PAGES else None,
+        (thread.channel, thread.ts) if thread is not None else None,
+        None if ctx.dry_run else _what(delivery, target),
+        now,
+    )
     outcome = "dry_run" if ctx.dry_run else "sent"
     metrics.notifications.labels(channel, delivery.action, outcome).inc()
     if delivery.action == "trigger":
         latency = (ctx.clock() - incident.received_at).total_seconds()
         metrics.alert_to_notification.labels(channel, incident.severity).observe(latency)
-    if not ctx.dry_run:
-        store.note(incident.key, "notified", _what(delivery, target), now)
     log.info("sent %s to %s", delivery.action, target.name, extra={"incident": incident.key})
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 import redis
 
@@ -44,6 +44,14 @@ class Applied:
     key: str  # the incident it went to: another rule's, when its fingerprint lives there
 
 
+class StepClaim(NamedTuple):
+    """What claiming an escalation step found."""
+
+    code: int  # 1 fresh, 2 a re-run of the current step, 0 stale
+    fired_at: datetime | None  # when the step first fired (None when stale)
+    notified: frozenset[str]  # the targets told so far
+
+
 class IncidentStore:
     """Incidents under one key prefix. Times are passed in (`now`), never read here."""
 
@@ -64,6 +72,7 @@ class IncidentStore:
         self._claim_step = client.register_script(transitions.CLAIM_STEP)
         self._claim_reminder = client.register_script(transitions.CLAIM_REMINDER)
         self._mute = client.register_script(transitions.MUTE)
+        self._sent = client.register_script(transitions.SENT)
 
     # keys ---------------------------------------------------------------------------
     def key_of(self, key: str, part: str = "") -> str:
@@ -186,12 +195,12 @@ class IncidentStore:
 
     def claim_step(
         self, incident: Incident, version: int, step: int, text: str, now: datetime
-    ) -> tuple[int, datetime | None]:
-        """Take escalation step `step`: (1, now) fresh, (2, when) a re-run, (0, None) stale.
-
-        Stale means acknowledged, resolved, another version, or already past the step.
+    ) -> StepClaim:
+        """Take escalation step `step`: code 1 fresh (at now), 2 a re-run (at when it was
+        first taken), 0 stale: acknowledged, resolved, another version, or past the step.
         """
-        keys = [self.key_of(incident.key), self.key_of(incident.key, "timeline")]
+        key = incident.key
+        keys = [self.key_of(key), self.key_of(key, "timeline"), self.key_of(key, "notified")]
         args: builtins.list[str | float] = [
             incident.inc,
             version,
@@ -200,8 +209,9 @@ class IncidentStore:
             TIMELINE_CAP,
             text,
         ]
-        code, at = self._claim_step(keys=keys, args=args)
-        return int(code), from_timestamp(at) if at else None
+        code, at, notified = self._claim_step(keys=keys, args=args)
+        fired_at = from_timestamp(at) if at else None
+        return StepClaim(int(code), fired_at, frozenset(decoded(n) for n in notified))
 
     def claim_reminder(self, key: str, inc: str, seq: int) -> int:
         """Take reminder `seq`: 1 fresh, 2 a re-run of the current one, 0 stale."""
@@ -223,18 +233,40 @@ class IncidentStore:
             pipe.ltrim(timeline, -TIMELINE_CAP, -1)
             pipe.execute()
 
-    def mark_notified(self, key: str, target: str) -> None:
-        self.redis.sadd(self.key_of(key, "notified"), target)
-
     def notified(self, key: str) -> set[str]:
         """Names of the targets this incident notified (updates and resolves go there)."""
         return {decoded(name) for name in self.redis.smembers(self.key_of(key, "notified"))}
 
-    def set_thread(self, key: str, channel: str, ts: str) -> None:
-        """Remember the Slack root message, unless one is already stored."""
-        record = self.key_of(key)
-        if self.redis.exists(record) and not self.redis.hget(record, "thread_ts"):
-            self.redis.hset(record, mapping={"thread_channel": channel, "thread_ts": ts})
+    def sent(
+        self,
+        key: str,
+        marker: str,
+        marker_ttl: int,
+        paged: str | None,
+        thread: tuple[str, str] | None,
+        text: str | None,
+        now: datetime,
+    ) -> None:
+        """Record a delivery in one step (see transitions.SENT): its `marker` turns sent,
+        a `paged` target joins `notified`, a first Slack `thread` (channel, ts) is kept,
+        and `text` goes into the timeline."""
+        keys = [
+            marker,
+            self.key_of(key, "notified"),
+            self.key_of(key),
+            self.key_of(key, "timeline"),
+        ]
+        channel, ts = thread or ("", "")
+        args: builtins.list[str | float] = [
+            marker_ttl,
+            paged or "",
+            channel,
+            ts,
+            now.timestamp(),
+            TIMELINE_CAP,
+            text or "",
+        ]
+        self._sent(keys=keys, args=args)
 
     # reads ----------------------------------------------------------------------------
     def get(self, key: str) -> Incident | None:

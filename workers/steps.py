@@ -47,13 +47,12 @@ def fire(ctx: Context, incident: Incident, version: int, index: int) -> None:
         _defer(ctx, incident, version, index, until)
         return
     text = f"step {index + 1} of {len(steps)}: {', '.join(step.notify)}"
-    claim, fired_at = store.claim_step(incident, version, index, text, now)
+    claim, fired_at, notified = store.claim_step(incident, version, index, text, now)
     if not claim or fired_at is None:
         return
     if claim == 1:
         metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
-    notified = store.notified(incident.key)
-    rows = rows_of(escalation.step_deliveries(policy, step, notified, len(steps)))
+    rows = rows_of(escalation.step_deliveries(policy, step, set(notified), len(steps)))
     deliver(incident.key, f"{incident.inc}:step:{index}", rows, incident=incident)
     delay = escalation.delay_after(steps, index)
     if delay is not None:

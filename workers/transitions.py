@@ -244,23 +244,52 @@ return version
 """
 )
 
-# KEYS: inc, timeline. ARGV: inc, version, step, now, cap, text
+# KEYS: inc, timeline, notified. ARGV: inc, version, step, now, cap, text
 # Claims escalation step `step` of incarnation `inc` at `version`: only while the incident
-# is open (not acknowledged or resolved) and at that version. Returns {1, now} for a
-# fresh claim, {2, claimed_at} when this step is already the current one (a re-run of a
-# job that died mid-delivery: its sends are idempotent, so it may finish them), {0} when
-# stale or past the step.
+# is open (not acknowledged or resolved) and at that version. Returns {1, now, notified}
+# for a fresh claim, {2, claimed_at, notified} when this step is already the current one
+# (a re-run of a job that died mid-delivery: its sends are idempotent, so it may finish
+# them), {0, '', {}} when stale or past the step. `notified` is the targets told so far
+# (who hears `escalate` rather than `trigger`), read here to save a round trip.
 CLAIM_STEP = (
     _PRELUDE
     + """
 local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'version', 'step', 'step_at')
-if r[1] ~= 'open' or r[2] ~= ARGV[1] or r[3] ~= ARGV[2] then return {0, ''} end
+if r[1] ~= 'open' or r[2] ~= ARGV[1] or r[3] ~= ARGV[2] then return {0, '', {}} end
 local step, wanted = tonumber(r[4]), tonumber(ARGV[3])
-if step == wanted then return {2, r[5]} end
-if step > wanted then return {0, ''} end
+if step == wanted then return {2, r[5], redis.call('SMEMBERS', KEYS[3])} end
+if step > wanted then return {0, '', {}} end
 redis.call('HSET', KEYS[1], 'step', ARGV[3], 'step_at', ARGV[4])
 timeline(KEYS[2], tonumber(ARGV[4]), 'escalated', ARGV[6], tonumber(ARGV[5]))
-return {1, ARGV[4]}
+return {1, ARGV[4], redis.call('SMEMBERS', KEYS[3])}
+"""
+)
+
+# KEYS: sent marker, notified, inc, timeline
+# ARGV: marker ttl, paged target ('' for none), thread channel, thread ts ('' for none),
+#   now, cap, timeline text ('' for none)
+# Records one delivery as sent in one step: the marker turns "sent"; a page adds its
+# target to `notified` (kept as long as the record: the set is created here, after the
+# apply script set the expiry of the incident's other keys); the first Slack root
+# message becomes the thread (unless one is stored, or the incident is gone); a
+# `notified` timeline entry.
+SENT = (
+    _PRELUDE
+    + """
+redis.call('SET', KEYS[1], 'sent', 'EX', ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[2])
+  local ttl = redis.call('PTTL', KEYS[3])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[3]) == 1
+    and (redis.call('HGET', KEYS[3], 'thread_ts') or '') == '' then
+  redis.call('HSET', KEYS[3], 'thread_channel', ARGV[3], 'thread_ts', ARGV[4])
+end
+if ARGV[7] ~= '' then
+  timeline(KEYS[4], tonumber(ARGV[5]), 'notified', ARGV[7], tonumber(ARGV[6]))
+end
+return 1
 """
 )
 

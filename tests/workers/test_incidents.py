@@ -154,14 +154,14 @@ def test_claim_step_is_fenced_by_status_version_and_progress(redis_client, key_p
     key = "checkout-down:service=checkout"
     incident = store.get(key)
     assert incident is not None
-    assert store.claim_step(incident, 1, 0, "step 1", T0) == (1, T0)
+    assert store.claim_step(incident, 1, 0, "step 1", T0)[:2] == (1, T0)
     later = T0 + timedelta(minutes=1)
-    assert store.claim_step(incident, 1, 0, "step 1 again", later) == (2, T0)  # a re-run
-    assert store.claim_step(incident, 7, 1, "wrong version", later) == (0, None)
-    assert store.claim_step(incident, 1, 1, "step 2", later) == (1, later)
-    assert store.claim_step(incident, 1, 0, "behind", later) == (0, None)
+    assert store.claim_step(incident, 1, 0, "step 1 again", later)[:2] == (2, T0)  # a re-run
+    assert store.claim_step(incident, 7, 1, "wrong version", later)[:2] == (0, None)
+    assert store.claim_step(incident, 1, 1, "step 2", later)[:2] == (1, later)
+    assert store.claim_step(incident, 1, 0, "behind", later)[:2] == (0, None)
     store.acknowledge(key, "jane", "", T0)
-    assert store.claim_step(incident, 2, 2, "after ack", T0) == (0, None)
+    assert store.claim_step(incident, 2, 2, "after ack", T0)[:2] == (0, None)
     assert [t.kind for t in store.timeline(key)].count("escalated") == 2
 
 
@@ -300,3 +300,21 @@ def test_alerts_by_fingerprint(redis_client, key_prefix):
     apply(store, entry(fingerprint="am:1", status="resolved"))
     assert store.alerts("checkout-down:service=checkout") == {"am:1": "resolved", "am:2": "firing"}
     assert store.alerts("no-such-incident") == {}
+
+
+def test_sent_records_marker_notified_thread_and_timeline_in_one_step(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    key = "checkout-down:service=checkout"
+    marker = f"{key_prefix}sent:x"
+    store.sent(key, marker, 600, "oncall", None, "trigger to oncall", T0)
+    store.sent(key, marker, 600, None, ("C1", "1.0"), "trigger to incidents", T0)
+    store.sent(key, marker, 600, None, ("C1", "2.0"), None, T0)  # a root exists: kept
+    assert redis_client.get(marker) == b"sent"
+    assert store.notified(key) == {"oncall"}
+    # created after the apply set the incident's expiry: it must expire with the record
+    notified_ttl = redis_client.ttl(store.key_of(key, "notified"))
+    assert 0 < notified_ttl <= redis_client.ttl(store.key_of(key))
+    assert store.get(key).thread == ("C1", "1.0")  # type: ignore[union-attr]
+    notes = [t.text for t in store.timeline(key) if t.kind == "notified"]
+    assert notes == ["trigger to oncall", "trigger to incidents"]
