@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertgw import logs
+from alertgw.gctune import tune_gc
 from alertgw.metrics import RefreshingRegistry
 from alertgw.sentry import init_sentry, policy_secrets
 from gateway.api import api_mount
@@ -132,4 +133,6 @@ def app_from_env() -> Starlette:
     logs.configure(settings.log_level, settings.log_format)
     live = LivePolicy(settings.rules)
     init_sentry(settings, "gateway", policy_secrets(live.current))
-    return create_app(settings, live)
+    app = create_app(settings, live)
+    tune_gc()  # a server process from here on: see alertgw.gctune
+    return app
