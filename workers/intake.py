@@ -2,12 +2,18 @@
 
 At-least-once: entries are read through a consumer group; one that a dead worker had
 taken stays pending and is claimed by another (XAUTOCLAIM) once idle for
-CLAIM_IDLE_MS. Applying an entry and acknowledging it is one Lua step
-(`workers.transitions`), so it happens at most once as well.
+`claim_idle_ms` (ALERTGW_CLAIM_IDLE_SECONDS). Applying an entry and acknowledging it is
+one Lua step (`workers.transitions`), so it happens at most once as well.
 
 The same loop dispatches the `changes` stream (the outbox every transition writes) into
 RQ jobs with deterministic ids, so a worker dying between a transition and the enqueue
-loses nothing: the change stays pending and is dispatched again.
+loses nothing: the change stays in the stream (or pending) and is dispatched again.
+
+Priority: SEV1/SEV2 entries are read first, up to BATCH at a time, and the change each
+one makes is dispatched right after it is applied, not in arrival order behind the SEV3/
+SEV4 changes (see `_dispatch_now`). SEV3/SEV4 entries and the changes stream are read a
+SLICE at a time, with a look at the urgent streams before every slice, so a SEV1 that
+arrives during a backlog waits for at most one slice of lesser work.
 """
 
 from __future__ import annotations
@@ -23,15 +29,48 @@ from redis.exceptions import ResponseError
 from alertgw import metrics
 from gateway.handoff import decode_entry, stream_keys
 from workers import jobs
-from workers.context import Context
+from workers.context import URGENT, Context
+from workers.incidents import Applied
 
 log = logging.getLogger(__name__)
 
 GROUP = "workers"  # consumer group on the intake streams and the changes stream
 CLAIM_IDLE_MS = 30_000  # an entry idle this long belonged to a worker that died
-BATCH = 100
+BATCH = 100  # urgent entries (and claimed ones) per read
+# SEV3/SEV4 entries and changes per read: a SEV1 arriving meanwhile waits for one slice
+# (measured with bench/bench_priority.py, see docs/performance.md)
+SLICE = 4
+# During a SEV1/SEV2 flood the other streams (acknowledgements in the changes stream
+# among them) still get a slice at least this often.
+SLICE_EVERY_SECONDS = 1.0
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+# The change each apply outcome writes to the outbox (workers.transitions): action, by.
+CHANGE_OF: dict[str, tuple[str, str]] = {
+    "opened": ("opened", ""),
+    "raised": ("severity_raised", ""),
+    "resolved": ("resolve", "source"),
+}
+
+# KEYS: changes stream. ARGV: group, key, inc, version, action, how many entries to look at.
+# Deletes the newest change with those fields if no consumer has been handed it yet (an
+# entry in the stream that is not pending was never delivered: the dispatcher acks and
+# deletes in one step), so nobody dispatches it a second time. 1 when deleted, else 0.
+FORGET_DISPATCHED = """
+local wanted = {key = ARGV[2], inc = ARGV[3], version = ARGV[4], action = ARGV[5]}
+for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[6])) do
+  local f = {}
+  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+  if f.key == wanted.key and f.inc == wanted.inc and f.version == wanted.version
+      and f.action == wanted.action then
+    if #redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1) > 0 then return 0 end
+    return redis.call('XDEL', KEYS[1], entry[1])
+  end
+end
+return 0
+"""
+FORGET_DEPTH = 64  # changes written since ours, by every worker, in a few ms: a handful
 
 
 class Intake:
@@ -51,8 +90,11 @@ class Intake:
         self.claim_idle_ms = claim_idle_ms
         self.claim_every = claim_every
         self.streams = stream_keys(ctx.prefix)
+        self.urgent = self.streams[: len(URGENT)]  # stream_keys is in severity order
         self.changes = ctx.store.changes_key
         self._last_claim = -claim_every
+        self._last_slice = -SLICE_EVERY_SECONDS
+        self._forget = ctx.redis.register_script(FORGET_DISPATCHED)
 
     def ensure_groups(self) -> None:
         """Create the consumer groups (and streams) if they do not exist yet."""
@@ -64,23 +106,27 @@ class Intake:
                     raise
 
     def poll(self, block: bool = True) -> int:
-        """Take one batch (claimed entries first); returns how many entries it handled."""
+        """Take one turn (claimed entries first); returns how many entries it handled.
+
+        A turn is the urgent entries waiting, if any; else (and at least once a
+        second) one slice of every stream, blocking (when `block` and nothing was
+        handled) until something arrives.
+        """
         handled = 0
         # real time, not ctx.clock: XAUTOCLAIM's idle time is Redis's real time too
         now = time.monotonic()
         if now - self._last_claim >= self.claim_every:
             self._last_claim = now
             handled += self._claim()
-        wanted: dict[Any, Any] = dict.fromkeys([*self.streams, self.changes], ">")
+        # urgent alone: during a SEV1/SEV2 flood this never reads the changes stream,
+        # where another worker's urgent change waits only while it is being dispatched
+        handled += self._read(self.urgent, BATCH, None)
+        if handled and now - self._last_slice < SLICE_EVERY_SECONDS:
+            return handled
+        self._last_slice = now
         block_ms = self.block_ms if block and not handled else None
-        reply: Any = self.ctx.redis.xreadgroup(
-            GROUP, self.consumer, wanted, count=BATCH, block=block_ms
-        )
-        batches = {_text(stream): entries for stream, entries in (reply or [])}
-        # most severe first, then the changes those entries just produced
-        for stream in [*self.streams, self.changes]:
-            handled += self._handle(stream, batches.get(stream, []))
-        return handled
+        # the urgent streams too, so a blocked read wakes for a SEV1 at once
+        return handled + self._read([*self.streams, self.changes], SLICE, block_ms)
 
     def drain(self) -> int:
         """Handle everything waiting now (for `--burst` and tests)."""
@@ -94,6 +140,15 @@ class Intake:
         self.ensure_groups()
         while not stop.is_set():
             self.poll()
+
+    def _read(self, streams: list[str], count: int, block_ms: int | None) -> int:
+        wanted: dict[Any, Any] = dict.fromkeys(streams, ">")
+        reply: Any = self.ctx.redis.xreadgroup(
+            GROUP, self.consumer, wanted, count=count, block=block_ms
+        )
+        batches = {_text(stream): entries for stream, entries in (reply or [])}
+        # most severe first, the changes stream last (it is listed last)
+        return sum(self._handle(stream, batches.get(stream, [])) for stream in streams)
 
     def _claim(self) -> int:
         handled = 0
@@ -129,6 +184,22 @@ class Intake:
         if applied.outcome == "joined":
             metrics.alerts_deduplicated.labels(alert.source).inc()
         log.debug("%s %s", applied.outcome, alert.fingerprint, extra={"incident": applied.key})
+        if applied.severity in URGENT and applied.outcome in CHANGE_OF:
+            self._dispatch_now(applied)
+
+    def _dispatch_now(self, applied: Applied) -> None:
+        """Dispatch the change an urgent apply just wrote, ahead of the outbox's backlog.
+
+        The change stays in the outbox until it is dispatched: a worker dying here leaves
+        it for the next reader. Then it is deleted, unless a reader took it meanwhile (it
+        dispatches it again: deterministic job ids and sent markers make that a no-op).
+        """
+        action, by = CHANGE_OF[applied.outcome]
+        version = str(applied.version)
+        jobs.enqueue_change(self.ctx, applied.key, applied.inc, applied.version, action, by, "")
+        args: list[str | int] = [GROUP, applied.key, applied.inc, version, action, FORGET_DEPTH]
+        if not self._forget(keys=[self.changes], args=args):
+            log.debug("change %s of %s left to the outbox", action, applied.key)
 
     def _dispatch(self, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         change = {_text(k): _text(v) for k, v in fields.items()}
