@@ -60,7 +60,14 @@ def view(policy: Policy, incident: Incident) -> IncidentView:
 
 
 def marker_key(prefix: str, key: str, tag: str, delivery: Delivery) -> str:
-    digest = hashlib.sha256(f"{key}\0{tag}\0{delivery.target}\0{delivery.action}".encode())
+    """The sent marker of one delivery of one state change.
+
+    A page is one page whether it says `trigger` or `escalate`: a state change run
+    twice (dispatched by two readers, or a job re-run) reads `notified` after its first
+    run paged the target, and would otherwise page it again as `escalate`.
+    """
+    action = "page" if delivery.action in PAGES else delivery.action
+    digest = hashlib.sha256(f"{key}\0{tag}\0{delivery.target}\0{action}".encode())
     return f"{prefix}sent:{digest.hexdigest()[:32]}"
 
 

@@ -218,6 +218,19 @@ def test_a_rerun_job_does_not_send_again(harness: Harness):
     assert len(harness.slack.sent) == 1
 
 
+def test_a_change_dispatched_twice_pages_once(harness: Harness):
+    # two readers can dispatch one change: the second re-runs step 1 and finds its
+    # target notified already, so it would say `escalate` where the first said `trigger`
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    incident = harness.ctx.store.get(KEY)
+    assert incident is not None
+    jobs.on_change(KEY, incident.inc, 1, "opened", "", "")
+    harness.run_due()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    assert harness.slack.actions() == [("trigger", "incidents")]
+
+
 def test_dry_run_records_instead_of_sending(redis_client, key_prefix):
     h = make_harness(redis_client, key_prefix, delivery="dry-run")
     hand_off(h.ctx.redis, h.ctx.prefix, entry())
