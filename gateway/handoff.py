@@ -56,6 +56,9 @@ class HandoffEntry(BaseModel):
     siblings: tuple[str, ...] = ()
 
 
+_ENTRY_JSON = HandoffEntry.__pydantic_serializer__
+
+
 def stream_key(prefix: str, severity: Severity) -> str:
     """The intake stream of one severity."""
     return f"{prefix}intake:{severity}"
@@ -75,7 +78,7 @@ class _Call:
     """One request's script call, waiting for its batch's round trip."""
 
     keys: list[str]
-    args: list[str]
+    args: list[str | bytes]
     done: asyncio.Future[object]
 
 
@@ -100,8 +103,9 @@ class Handoff:
             return True
         marker = delivery_key(self._prefix, *delivery) if delivery else ""
         keys = [marker] + [stream_key(self._prefix, e.classification.severity) for e in entries]
-        args = [str(DELIVERY_ID_TTL_SECONDS) if delivery else ""]
-        args += [e.model_dump_json() for e in entries]
+        args: list[str | bytes] = [str(DELIVERY_ID_TTL_SECONDS) if delivery else ""]
+        # bytes straight from pydantic-core: no str to decode and encode again
+        args += [_ENTRY_JSON.to_json(e) for e in entries]
         loop = asyncio.get_running_loop()
         call = _Call(keys, args, loop.create_future())
         self._waiting.append(call)

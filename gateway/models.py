@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,6 +29,13 @@ class Link(BaseModel):
     text: str = ""
 
 
+@functools.lru_cache(maxsize=4096)
+def link(href: str, text: str) -> Link:
+    """A Link, shared: the same runbook or graph comes with every alert of a rule, and
+    a frozen Link is safe to share (one validation instead of one per alert)."""
+    return Link(href=href, text=text)
+
+
 class Alert(BaseModel):
     """One alert from one source, normalized. `raw` is kept for the record, never logged."""
 
@@ -51,22 +59,13 @@ class Alert(BaseModel):
     @model_validator(mode="after")
     def _label_the_fields(self) -> Alert:
         # Sources pass only their own labels; the canonical fields are added here once,
-        # so no source can forget one or spell it differently.
-        fields = {
-            "source": self.source,
-            "status": self.status,
-            "title": self.title,
-            "service": self.service,
-            "environment": self.environment,
-            "level": self.level,
-        }
-        labels = dict(self.labels)
+        # so no source can forget one or spell it differently. Validation built
+        # `self.labels` as a new dict for this alert, so it is edited in place: the
+        # caller's dict stays as it was (a test holds this).
+        labels = self.labels
         for name in RESERVED_LABELS:
-            value = fields[name]
-            if value:
+            if value := getattr(self, name):
                 labels[name] = value
             else:
                 labels.pop(name, None)
-        # frozen model: write through the instance dict once, at construction
-        object.__setattr__(self, "labels", labels)
         return self

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.models import Alert, Level, Link
+from gateway.models import Alert, Level, Link, link
 from gateway.settings import Settings
 from gateway.sources.base import (
     Delivery,
@@ -83,7 +83,7 @@ class AlertmanagerSource:
         # the same for every alert of the group: built once, shared (Link is frozen)
         console = []
         if webhook.externalURL:
-            console.append(Link(href=webhook.externalURL, text="Alertmanager"))
+            console.append(link(webhook.externalURL, "Alertmanager"))
         return [
             _alert(entry, raw, webhook.truncatedAlerts, console, delivery.received_at)
             for entry, raw in zip(webhook.alerts, payload["alerts"], strict=True)
@@ -134,9 +134,9 @@ def _ends_at(entry: AlertmanagerAlert) -> datetime | None:
 def _links(entry: AlertmanagerAlert, console: list[Link]) -> list[Link]:
     links = []
     if entry.generatorURL:
-        links.append(Link(href=entry.generatorURL, text="Source"))
+        links.append(link(entry.generatorURL, "Source"))
     if runbook := entry.annotations.get("runbook_url"):
-        links.append(Link(href=runbook, text="Runbook"))
+        links.append(link(runbook, "Runbook"))
     return links + console
 
 
