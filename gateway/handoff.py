@@ -7,8 +7,9 @@ id" marker, one atomic step: either all are written or none, and a redelivery th
 was already taken writes nothing.
 
 Requests that hand off while another hand-off is on the wire wait for it and then go
-together, as one pipeline of their scripts (a group commit): under load one round trip
-carries many requests, and an idle gateway still sends each request at once.
+together, as one call of the script that writes all of them (a group commit): under
+load one round trip and one script run carry many requests, and an idle gateway still
+sends each request at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
@@ -30,16 +32,28 @@ ENTRY_FIELD = "e"
 # (PagerDuty retries for up to 48 h).
 DELIVERY_ID_TTL_SECONDS = 3 * 24 * 3600
 
+# KEYS: per request, its delivery marker ('' when it has none), then one stream per entry.
+# ARGV: the marker TTL, then per request its entry count followed by its entries.
+# Returns 1 per request written, 0 per redelivery already taken (nothing written).
 _HANDOFF_SCRIPT = """
-if KEYS[1] ~= '' and ARGV[1] ~= '' then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-    return 0
+local taken = {}
+local k, a = 1, 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  local marker = KEYS[k]
+  local fresh = marker == '' or redis.call('SET', marker, '1', 'NX', 'EX', ARGV[1])
+  if fresh then
+    for i = 1, n do
+      redis.call('XADD', KEYS[k + i], '*', 'e', ARGV[a + i])
+    end
+    taken[#taken + 1] = 1
+  else
+    taken[#taken + 1] = 0
   end
+  k = k + n + 1
+  a = a + n + 1
 end
-for i = 2, #KEYS do
-  redis.call('XADD', KEYS[i], '*', 'e', ARGV[i])
-end
-return 1
+return taken
 """
 
 
@@ -103,8 +117,8 @@ class Handoff:
             return True
         marker = delivery_key(self._prefix, *delivery) if delivery else ""
         keys = [marker] + [stream_key(self._prefix, e.classification.severity) for e in entries]
-        args: list[str | bytes] = [str(DELIVERY_ID_TTL_SECONDS) if delivery else ""]
         # bytes straight from pydantic-core: no str to decode and encode again
+        args: list[str | bytes] = [str(len(entries))]
         args += [_ENTRY_JSON.to_json(e) for e in entries]
         loop = asyncio.get_running_loop()
         call = _Call(keys, args, loop.create_future())
@@ -136,16 +150,15 @@ class Handoff:
     async def _send(self, batch: list[_Call]) -> None:
         if not batch:
             return
+        keys = [key for call in batch for key in call.keys]
+        args = [str(DELIVERY_ID_TTL_SECONDS)] + [arg for call in batch for arg in call.args]
         # EVAL (not EVALSHA) cannot meet NOSCRIPT after a Redis restart or SCRIPT FLUSH;
         # Redis still compiles the script once and finds it again by its hash.
-        pipeline = self._redis.pipeline(transaction=False)
-        for call in batch:
-            pipeline.eval(_HANDOFF_SCRIPT, len(call.keys), *call.keys, *call.args)
         try:
-            results = await pipeline.execute(raise_on_error=False)
+            taken: Any = await self._redis.eval(_HANDOFF_SCRIPT, len(keys), *keys, *args)
         except RedisError as error:
-            results = [error] * len(batch)
-        for call, result in zip(batch, results, strict=True):
+            taken = [error] * len(batch)
+        for call, result in zip(batch, taken, strict=True):
             if call.done.done():  # its request was cancelled (the client went away)
                 continue
             if isinstance(result, RedisError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
@@ -84,3 +85,71 @@ def test_a_redelivery_with_the_same_id_writes_nothing(
 def test_unreachable_redis_raises_handoff_unavailable(key_prefix: str) -> None:
     with pytest.raises(HandoffUnavailable, match="cannot reach Redis"):
         put("redis://127.0.0.1:1/0", key_prefix, [entry("am:1", "SEV1")])
+
+
+class CountingRedis(aioredis.Redis):
+    """A real client that counts its EVAL round trips."""
+
+    evals = 0
+
+    async def eval(self, *args: Any) -> Any:  # type: ignore[override]
+        type(self).evals += 1
+        return await super().eval(*args)
+
+
+def test_concurrent_requests_go_in_one_script_call_and_each_gets_its_own_answer(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    redis_client.set(f"{key_prefix}delivery:vercel:dlv_old", "1")  # taken before
+
+    async def go() -> list[bool]:
+        client = CountingRedis.from_url(url=redis_url)
+        handoff = Handoff(client, key_prefix)
+        try:
+            return await asyncio.gather(
+                handoff.put([entry("am:1", "SEV1"), entry("am:2", "SEV4")]),
+                handoff.put([entry("v:1", "SEV2")], delivery=("vercel", "dlv_old")),
+                handoff.put([entry("v:2", "SEV2")], delivery=("vercel", "dlv_new")),
+                handoff.put([entry("v:2", "SEV2")], delivery=("vercel", "dlv_new")),
+                handoff.put([entry("am:3", "SEV1")]),
+            )
+        finally:
+            await client.aclose()
+
+    CountingRedis.evals = 0
+    assert asyncio.run(go()) == [True, False, True, False, True]
+
+    assert CountingRedis.evals == 1  # one round trip carried all five requests
+    written = {
+        severity: [
+            decode_entry(f).alert.fingerprint
+            for _, f in redis_client.xrange(stream_key(key_prefix, severity))
+        ]
+        for severity in ("SEV1", "SEV2", "SEV4")
+    }
+    assert written == {"SEV1": ["am:1", "am:3"], "SEV2": ["v:2"], "SEV4": ["am:2"]}
+
+
+def test_a_request_cancelled_before_its_batch_went_writes_nothing(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    async def go() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        handoff = Handoff(client, key_prefix)
+        try:
+            first = asyncio.ensure_future(handoff.put([entry("am:1", "SEV1")]))
+            await asyncio.sleep(0)  # the first batch is on the wire now
+            gone = asyncio.ensure_future(handoff.put([entry("am:2", "SEV1")]))
+            await asyncio.sleep(0)  # queued for the next batch
+            gone.cancel()
+            assert await first
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+            assert await handoff.put([entry("am:3", "SEV1")])
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+    stream = redis_client.xrange(stream_key(key_prefix, "SEV1"))
+    assert [decode_entry(fields).alert.fingerprint for _, fields in stream] == ["am:1", "am:3"]
