@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import escalation, reminders, steps
+from workers import escalation, muting, reminders, steps
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
@@ -76,14 +76,16 @@ def _pause_inline_if_slow(ctx: Context, took: timedelta) -> None:
 def on_change(key: str, inc: str, version: int, action: str, by: str, text: str) -> None:
     """React to one state change of an incident (the outbox entry written with it)."""
     ctx = current()
+    if action == "opened":  # the common case: the incident and silences in one read
+        incident, silences = muting.read(ctx, key)
+        if incident is not None and incident.inc == inc:
+            steps.fire(ctx, incident, version, 0, silences)
+            reminders.opened(ctx, incident)
+        return
     incident = ctx.store.get(key)
     if incident is None or incident.inc != inc:
         return  # forgotten, or a later incarnation: nothing of this one is left to say
     tag = f"{inc}:{version}:{action}"
-    if action == "opened":  # the common case, and it needs no more reads
-        steps.fire(ctx, incident, version, 0)
-        reminders.opened(ctx, incident)
-        return
     notified = ctx.store.notified(key)
     if action == "severity_raised":
         text = f"Severity raised to {incident.severity}"

@@ -23,8 +23,9 @@ from typing import Literal
 from alertgw import metrics
 from gateway.inhibition import inhibited_by, with_severity
 from gateway.rules.model import Policy
+from gateway.silences import Silence
 from workers.context import Context
-from workers.incident_record import Incident
+from workers.incident_record import Incident, incident_from_hash
 
 # How soon a muted step is looked at again at the latest: Alertmanager's default
 # group_interval, the pace at which it would notify once a silence or inhibition is gone.
@@ -48,9 +49,29 @@ class Mute:
         return soon if self.until is None else min(self.until, soon)
 
 
-def muted(ctx: Context, incident: Incident, now: datetime) -> Mute | None:
-    """What mutes the incident now (a silence first), or None."""
-    silence = ctx.silences.active(with_severity(incident.labels, incident.severity), now)
+def read(ctx: Context, key: str) -> tuple[Incident | None, list[Silence]]:
+    """The incident and every stored silence, in one round trip (a step needs both)."""
+    with ctx.redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(ctx.store.key_of(key))
+        pipe.hvals(ctx.silences.key)
+        raw, silences = pipe.execute()
+    incident = incident_from_hash(raw) if raw else None
+    return incident, [Silence.model_validate_json(s) for s in silences]
+
+
+def muted(
+    ctx: Context, incident: Incident, now: datetime, silences: Iterable[Silence] | None = None
+) -> Mute | None:
+    """What mutes the incident now (a silence first), or None.
+
+    `silences` are the stored ones if the caller just read them (`read`), else read here.
+    """
+    labels = with_severity(incident.labels, incident.severity)
+    if silences is None:
+        silence = ctx.silences.active(labels, now)
+    else:  # SilenceStore.active's choice: the matching active silence that ends last
+        matching = [s for s in silences if s.state(now) == "active" and s.matches(labels)]
+        silence = max(matching, key=lambda s: s.ends_at, default=None)
     if silence is not None:
         text = f"silenced by {silence.id}: {silence.comment}"
         return Mute("silence", silence.id, text, silence.ends_at)

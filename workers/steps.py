@@ -8,9 +8,11 @@ both fire it. Which step is due when, and who hears of it, is `workers.escalatio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from alertgw import metrics
+from gateway.silences import Silence
 from workers import escalation, muting
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
@@ -21,21 +23,30 @@ from workers.scheduling import digest, schedule
 def run_step(key: str, inc: str, version: int, index: int) -> None:
     """A scheduled escalation step; does nothing when stale."""
     ctx = current()
-    incident = ctx.store.get(key)
+    incident, silences = muting.read(ctx, key)
     if incident is None or incident.inc != inc or incident.version != version:
         return
     # step == index: a re-run of a job that died mid-delivery finishes its sends
     if incident.status == "open" and incident.step <= index:
-        fire(ctx, incident, version, index)
+        fire(ctx, incident, version, index, silences)
 
 
-def fire(ctx: Context, incident: Incident, version: int, index: int) -> None:
-    """Fire step `index` unless muted, deferred or claimed already; schedule the next."""
+def fire(
+    ctx: Context,
+    incident: Incident,
+    version: int,
+    index: int,
+    silences: Iterable[Silence] | None = None,
+) -> None:
+    """Fire step `index` unless muted, deferred or claimed already; schedule the next.
+
+    `silences`: the stored silences, if the caller read them with the incident.
+    """
     policy, store, now = ctx.policy, ctx.store, ctx.clock()
     steps = escalation.plan(policy, incident)
     if index >= len(steps):
         return
-    mute = muting.muted(ctx, incident, now)
+    mute = muting.muted(ctx, incident, now, silences)
     if mute is not None:
         # a silence or an inhibiting incident: nobody hears of it now; look again later
         muting.record(ctx, incident, mute, now)

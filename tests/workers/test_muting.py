@@ -84,6 +84,22 @@ def test_escalation_starts_when_the_silence_ends(harness: Harness):
     assert harness.pagerduty.actions()[-1] == ("trigger", "eng-lead")
 
 
+def test_of_two_silences_the_one_ending_last_decides_with_one_read_or_two(harness: Harness):
+    silence(harness, minutes=3)
+    last = silence(harness, minutes=4)
+    silence(harness, minutes=9, service="search")  # active, but not this incident's
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.intake.drain()
+    found, stored = muting.read(harness.ctx, KEY)
+    assert found is not None
+    assert len(stored) == 3
+    now = harness.clock.now
+    by_read = muting.muted(harness.ctx, found, now, stored)
+    assert by_read == muting.muted(harness.ctx, found, now)  # as SilenceStore.active says
+    assert by_read is not None
+    assert (by_read.cause, by_read.until) == (last.id, last.ends_at)
+
+
 def test_a_silence_expired_early_lets_escalation_start_within_the_recheck(harness: Harness):
     early = silence(harness, minutes=120)
     hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
