@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     delivery: Literal["live", "dry-run"] = "live"
     worker_metrics_port: int = Field(default=9108, ge=0, le=65535)
+    # How long a hand-off entry or change read by a worker may stay unacknowledged before
+    # another worker takes it over (the first is taken for dead). Keep it above the
+    # longest a worker may hold one: an opening step's vendor calls (10 s timeout each).
+    claim_idle_seconds: float = Field(default=30.0, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -8,8 +8,12 @@ within 2 minutes: once in the first case; in the second the re-run may send the 
 again, with the same dedup_key, which PagerDuty folds into the same alert.
 
 (`tests/workers/test_e2e.py` kills a worker while the fake holds the request, unanswered:
-between these two.) Both cases run at once: each waits ~35 s for RQ to give up on the
-dead worker's job.
+between these two.) Both cases run at once. The page is the new incident's first step,
+run by the intake right after the alert is applied; its change is still unread in the
+outbox when the worker dies, so the fresh worker dispatches it at once (one it had read
+would be claimed after ALERTGW_CLAIM_IDLE_SECONDS: 3 s here). The re-run finds the dead
+sender's "sending" marker and retries after it lapses (25 s), and that retry waits for
+the dead worker's RQ scheduler lock to lapse (61 s): about 60-80 s in all.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tests.workers.e2e import alertmanager_body, system
 pytestmark = pytest.mark.slow
 
 KEY = "checkout:service=checkout"
+CLAIM_IDLE_SECONDS = 3  # the default, 30 s, would only make a claim slower
 Moment = Literal["before", "after"]
 
 
@@ -75,6 +80,7 @@ def run_case(
             FakeSlack() as slack,
             system(redis_url, prefix, tmp, pagerduty, slack) as gw,
         ):
+            gw.env["ALERTGW_CLAIM_IDLE_SECONDS"] = str(CLAIM_IDLE_SECONDS)
             gw.start_gateway()
             pagerduty.victim = gw.start_worker()
             assert gw.post(alertmanager_body(f"kill-{moment}")) == 202

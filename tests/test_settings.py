@@ -43,3 +43,16 @@ def test_sentry_dsn_comes_from_the_standard_variable(monkeypatch: pytest.MonkeyP
     assert settings.sentry_dsn is not None
     assert settings.sentry_environment == "production"
     assert "key@" not in repr(settings)
+
+
+def test_the_claim_delay_defaults_to_30_seconds_and_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ALERTGW_CLAIM_IDLE_SECONDS", raising=False)
+    assert load_settings().claim_idle_seconds == 30.0
+    monkeypatch.setenv("ALERTGW_CLAIM_IDLE_SECONDS", "2.5")
+    assert load_settings().claim_idle_seconds == 2.5
+    for bad in ("0", "-3", "soon"):
+        monkeypatch.setenv("ALERTGW_CLAIM_IDLE_SECONDS", bad)
+        with pytest.raises(SettingsError, match=rf"^ALERTGW_CLAIM_IDLE_SECONDS has value '{bad}'"):
+            load_settings()

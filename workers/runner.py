@@ -13,7 +13,9 @@ serves Prometheus `/metrics` on `metrics_port + index`.
 RQ's defaults notice a job abandoned by a dead worker only after ~11 minutes (heartbeat
 TTL of job timeout + 60 s, registry maintenance every 10 minutes, a 405 s blocking
 dequeue in between). Here the heartbeat is the job timeout + 5 s, maintenance runs every
-5 s and the dequeue blocks 5 s, so a killed job is retried within ~35 s.
+5 s and the dequeue blocks 5 s, so a killed job is retried within ~35 s. The intake's own
+entries (hand-off, changes) of a killed worker are claimed after
+ALERTGW_CLAIM_IDLE_SECONDS (30 s by default).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ REDIS_RETRY_SECONDS = 0.5  # the intake loop's pause after a Redis error
 HEARTBEAT_EVERY_SECONDS = 1.0  # how often an idle or busy worker refreshes its own key
 MAINTENANCE_SECONDS = 5
 WORKER_TTL_SECONDS = 20  # RQ blocks on dequeue for this minus 15 s between maintenance
+CLAIM_EVERY_SECONDS = 5.0  # how often the intake looks for a dead worker's entries
 
 
 class Worker(SimpleWorker):
@@ -141,6 +144,15 @@ def build_context(settings: Settings) -> Context:
     )
 
 
+def build_intake(ctx: Context, consumer: str) -> Intake:
+    """The intake loop of a worker process, claiming a dead worker's entries after
+    ALERTGW_CLAIM_IDLE_SECONDS."""
+    idle = ctx.settings.claim_idle_seconds
+    # look for them at least twice per claim delay
+    every = min(CLAIM_EVERY_SECONDS, idle / 2)
+    return Intake(ctx, consumer, claim_idle_ms=int(idle * 1000), claim_every=every)
+
+
 def run(settings: Settings, processes: int, metrics_port: int, burst: bool) -> int:
     """Run `processes` worker processes until stopped; the exit status."""
     if processes <= 1:
@@ -184,7 +196,7 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
         start_http_server(metrics_port + index, registry=RefreshingRegistry(refresher.refresh))
         log.info("worker %d: metrics on :%d/metrics", index, metrics_port + index)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
-    intake = Intake(ctx, consumer)
+    intake = build_intake(ctx, consumer)
     intake.ensure_groups()
     # the urgent queue first: RQ takes from the first queue that has a job
     queues = [ctx.urgent_queue, ctx.queue]
