@@ -38,8 +38,8 @@ GROUP = "workers"  # consumer group on the intake streams and the changes stream
 CLAIM_IDLE_MS = 30_000  # an entry idle this long belonged to a worker that died
 BATCH = 100  # urgent entries (and claimed ones) per read
 # SEV3/SEV4 entries and changes per read: a SEV1 arriving meanwhile waits for one slice
-# (measured with bench/bench_priority.py, see docs/performance.md)
-SLICE = 4
+# (4 -> 2 halved the wait, 1 cost a third of the SEV4 drain rate: bench/bench_priority.py)
+SLICE = 2
 # During a SEV1/SEV2 flood the other streams (acknowledgements in the changes stream
 # among them) still get a slice at least this often.
 SLICE_EVERY_SECONDS = 1.0
