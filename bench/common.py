@@ -193,6 +193,9 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+KEEP_ALIVE_REUSE_SECONDS = 4.0
+
+
 def paced_latencies(
     url: str, body: bytes, headers: Mapping[str, str], rate: float, seconds: float
 ) -> tuple[list[float], int]:
@@ -212,13 +215,23 @@ async def _paced(
     head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {len(body)}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = head.encode() + b"\r\n" + body
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # (reader, writer, when it was last used): a connection idle past uvicorn's
+    # keep-alive timeout (5 s) is closed by the server, so it is not reused after 4 s
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     latencies: list[float] = []
     failures = 0
 
+    async def connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while idle:
+            reader, writer, used = idle.pop()
+            if time.perf_counter() - used < KEEP_ALIVE_REUSE_SECONDS:
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(host, port)
+
     async def one(due: float) -> None:
         nonlocal failures
-        reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+        reader, writer = await connection()
         try:
             writer.write(request)
             status = await _read_response(reader)
@@ -228,7 +241,7 @@ async def _paced(
             return
         latencies.append((time.perf_counter() - due) * 1000)
         failures += not 200 <= status < 300
-        idle.append((reader, writer))
+        idle.append((reader, writer, time.perf_counter()))
 
     start = time.perf_counter()
     tasks = []
@@ -237,7 +250,7 @@ async def _paced(
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
-    for _, writer in idle:
+    for _, writer, _ in idle:
         writer.close()
     return latencies, failures
 
