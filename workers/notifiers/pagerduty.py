@@ -165,14 +165,27 @@ class PagerDutyNotifier:
         return f"PagerDutyNotifier({self._events_url!r})"
 
 
+class _Fresh(dict[str, Any]):
+    """Part of an event built for one call and never shared: nothing to copy.
+
+    The package deep-copies every request's arguments (`ApiClient.request`) so that it
+    may change them: ~75 `deepcopy` calls per trigger (labels, details, links), ~0.1 ms
+    of CPU per page. It only ever adds the routing key to the top-level body, which it
+    builds itself; what lies below is ours, so its copy may be itself.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Fresh:
+        return self
+
+
 def _properties(notification: Notification) -> dict[str, Any]:
     """The event body besides routing_key, event_action and dedup_key."""
     if EVENT_ACTIONS[notification.action] != "trigger":
         return {}
     incident = notification.incident
-    properties: dict[str, Any] = {"payload": _payload(incident), "client": "alertgw"}
+    properties: dict[str, Any] = {"payload": _Fresh(_payload(incident)), "client": "alertgw"}
     if incident.links:
-        properties["links"] = [{"href": link.href, "text": link.text} for link in incident.links]
+        properties["links"] = [_Fresh(href=link.href, text=link.text) for link in incident.links]
     return properties
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +19,7 @@ from tests.workers.notifiers.factories import (
     notify,
 )
 from workers.notifiers.base import PermanentError, RetryableError
-from workers.notifiers.pagerduty import PagerDutyNotifier, summary
+from workers.notifiers.pagerduty import PagerDutyNotifier, _properties, summary
 
 KEY = "checkout-down:service=checkout,environment=production"
 
@@ -164,3 +165,13 @@ def test_events_per_routing_key_are_rate_limited_without_sending(
     assert notifier.send(notify(other)).sent  # another key has its own budget
     clock.now += 57
     assert notifier.send(notify(ONCALL, "resolve")).sent
+
+
+def test_the_packages_copy_of_a_request_leaves_the_parts_we_built_alone() -> None:
+    # ApiClient.request deep-copies its kwargs; our payload and links are made per call
+    properties = _properties(notify(ONCALL))
+    kwargs = {"json": {"event_action": "trigger", "dedup_key": KEY, **properties}}
+    copied = copy.deepcopy(kwargs)
+    assert copied["json"] is not kwargs["json"]  # the body it adds the routing key to
+    assert copied["json"]["payload"] is properties["payload"]
+    assert copied == kwargs
