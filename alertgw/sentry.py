@@ -8,7 +8,7 @@ configured secret value, PagerDuty routing keys and Slack webhook URLs and token
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -52,11 +52,14 @@ SECRET_FIELDS = (
 
 
 class Scrubber:
-    """A `before_send` hook replacing secret values anywhere in an event."""
+    """A `before_send` hook replacing secret values anywhere in an event.
+
+    `secrets` is iterated again for every event: pass a `RuleSecrets` in it and routing
+    keys or webhook URLs that a rules reload added are scrubbed from then on.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # longest first, so a secret that contains another is replaced whole
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = secrets
 
     def __call__(self, event: Event, hint: Hint) -> Event:
         request = event.get("request")
@@ -65,31 +68,51 @@ class Scrubber:
             request["headers"] = {
                 k: FILTERED if k.lower() in SECRET_HEADERS else v for k, v in headers.items()
             }
-        scrubbed: Event = self._clean(event)
+        # longest first, so a secret that contains another is replaced whole
+        secrets = sorted({s for s in self._secrets if len(s) >= 4}, key=len, reverse=True)
+        scrubbed: Event = _clean(event, secrets)
         return scrubbed
 
-    def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {k: self._clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._clean(v) for v in value]
-        return value
 
-    def text(self, value: str) -> str:
-        """`value` with every known secret and secret-shaped string replaced."""
-        for secret in self._secrets:
-            value = value.replace(secret, FILTERED)
-        for pattern in SECRET_PATTERNS:
-            value = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + FILTERED, value)
-        return value
+def _clean(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value, secrets)
+    if isinstance(value, dict):
+        return {k: _clean(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v, secrets) for v in value]
+    return value
 
 
-def configured_secrets(settings: Settings, extra: Iterable[str] = ()) -> list[str]:
-    """Every secret value alertgw knows of: settings plus e.g. the rules' routing keys."""
-    values = [v for field in SECRET_FIELDS for v in settings.secrets(field)]
-    return values + [v for v in extra if v]
+def scrub_text(value: str, secrets: Iterable[str]) -> str:
+    """`value` with each of `secrets` and every secret-shaped string replaced."""
+    for secret in secrets:
+        value = value.replace(secret, FILTERED)
+    for pattern in SECRET_PATTERNS:
+        value = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + FILTERED, value)
+    return value
+
+
+class Secrets:
+    """Every secret value alertgw knows of: the settings' and the rules' (re-read)."""
+
+    def __init__(self, settings: Settings, extra: Iterable[str] = ()) -> None:
+        self._settings = [v for field in SECRET_FIELDS for v in settings.secrets(field)]
+        self._extra = extra
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._settings
+        yield from (v for v in self._extra if v)
+
+
+class RuleSecrets:
+    """The credentials in the rules that are active now, read at each iteration."""
+
+    def __init__(self, current: Callable[[], Policy]) -> None:
+        self._current = current
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(policy_secrets(self._current()))
 
 
 def policy_secrets(policy: Policy) -> list[str]:
@@ -104,7 +127,10 @@ def policy_secrets(policy: Policy) -> list[str]:
 
 
 def init_sentry(settings: Settings, component: str, extra_secrets: Iterable[str] = ()) -> bool:
-    """Start the Sentry SDK when SENTRY_DSN is set; returns whether it did."""
+    """Start the Sentry SDK when SENTRY_DSN is set; returns whether it did.
+
+    `extra_secrets` (e.g. a `RuleSecrets`) is iterated again for every event.
+    """
     if settings.sentry_dsn is None:
         return False
     sentry_sdk.init(
@@ -113,7 +139,7 @@ def init_sentry(settings: Settings, component: str, extra_secrets: Iterable[str]
         release=f"alertgw@{version('alertgw')}",
         server_name=component,
         integrations=[StarletteIntegration(), RqIntegration()],
-        before_send=Scrubber(configured_secrets(settings, extra_secrets)),
+        before_send=Scrubber(Secrets(settings, extra_secrets)),
     )
     sentry_sdk.set_tag("component", component)
     return True

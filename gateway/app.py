@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from alertgw import logs
 from alertgw.gctune import tune_gc
 from alertgw.metrics import RefreshingRegistry
-from alertgw.sentry import init_sentry, policy_secrets
+from alertgw.sentry import RuleSecrets, init_sentry
 from gateway.api import api_mount
 from gateway.api.services import Services
 from gateway.auth import require_api_token
@@ -132,7 +132,8 @@ def app_from_env() -> Starlette:
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format)
     live = LivePolicy(settings.rules)
-    init_sentry(settings, "gateway", policy_secrets(live.current))
+    # the rules' routing keys as they are at each event: a reload may add some
+    init_sentry(settings, "gateway", RuleSecrets(lambda: live.current))
     app = create_app(settings, live)
     tune_gc()  # a server process from here on: see alertgw.gctune
     return app

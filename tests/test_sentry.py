@@ -10,8 +10,10 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from alertgw.sentry import FILTERED, Scrubber, init_sentry
+from alertgw.sentry import FILTERED, RuleSecrets, Scrubber, Secrets, init_sentry
+from gateway.rules import load_policy
 from gateway.settings import Settings
+from tests.conftest import REPO
 
 ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6"
 WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
@@ -89,3 +91,17 @@ def test_secret_headers_and_query_tokens_are_filtered() -> None:
 
 def test_without_a_dsn_nothing_is_initialised() -> None:
     assert not init_sentry(Settings(), "worker")
+
+
+def test_a_routing_key_a_rules_reload_added_is_scrubbed_from_then_on() -> None:
+    old_key, new_key = "a" * 24 + "old-key", "b" * 24 + "new-key"  # not 32-hex shaped
+    rules = {"now": load_policy(REPO / "rules", environ={"PD_CTO_KEY": old_key})}
+    scrub = Scrubber(Secrets(Settings(), RuleSecrets(lambda: rules["now"])))
+
+    def message(text: str) -> str:
+        event = scrub({"message": text}, {})
+        return str(event["message"])
+
+    assert message(f"paging with {old_key}") == f"paging with {FILTERED}"
+    rules["now"] = load_policy(REPO / "rules", environ={"PD_CEO_KEY": new_key})  # the reload
+    assert message(f"paging with {new_key}") == f"paging with {FILTERED}"
