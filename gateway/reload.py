@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from watchfiles import awatch
+from watchfiles import Change, awatch
 
 from alertgw import metrics
 from gateway.rules import RulesError, load_policy
+from gateway.rules.loader import RULE_FILE_SUFFIX
 from gateway.rules.model import Policy
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,29 @@ class LivePolicy:
         return True
 
     async def watch(self, stop: asyncio.Event) -> None:
-        """Reload whenever a file under the rules path changes, until `stop` is set."""
+        """Reload whenever a rule file changes, until `stop` is set."""
         # A Kubernetes ConfigMap update is a symlink swap in the directory: watch the
         # directory, not the files.
         target = self.path if self.path.is_dir() else self.path.parent
-        async for _changes in awatch(target, stop_event=stop, debounce=300, step=100):
+        changes = awatch(
+            target, stop_event=stop, debounce=300, step=100, watch_filter=self.is_rules_change
+        )
+        async for _changes in changes:
             self.reload()
+
+    def is_rules_change(self, change: Change, path: str) -> bool:
+        """Whether a change in the watched directory can change the rules.
+
+        Only the rule files, and a ConfigMap's `..data` symlink swap (kubelet's `..`
+        entries), count: logs or a database written beside the rules must not cost a
+        reload each time they grow.
+        """
+        changed = Path(path)
+        if changed.name.startswith(".."):
+            return True
+        if self.path.is_dir():
+            return changed.suffix == RULE_FILE_SUFFIX
+        return changed.name == self.path.name
 
     @staticmethod
     def _record(*, success: bool) -> None:
