@@ -39,7 +39,7 @@ from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 
 from alertgw.metrics import RefreshingRegistry
-from alertgw.sentry import init_sentry, policy_secrets
+from alertgw.sentry import RuleSecrets, init_sentry
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
 from workers import context, jobs
@@ -188,8 +188,8 @@ def _child(index: int, metrics_port: int, burst: bool) -> None:
 def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) -> int:
     """One worker process: intake thread, refresher thread, RQ worker in this thread."""
     ctx = build_context(settings)
-    # once the rules are loaded: their routing keys and webhook URLs are scrubbed too
-    init_sentry(settings, "worker", policy_secrets(ctx.policy))
+    # the routing keys and webhook URLs of the rules active at each event are scrubbed too
+    init_sentry(settings, "worker", RuleSecrets(lambda: ctx.policy))
     context.install(ctx)
     refresher = Refresher(ctx)
     if metrics_port:
