@@ -9,7 +9,7 @@ Every request carries `--batch` new alerts (unique label sets, so neither side c
 merge them with earlier ones):
 
 - alertgw: an Alertmanager webhook of `--batch` alerts to `/webhooks/alertmanager`
-  (one uvicorn worker, its own redis-server, the shipped rules/);
+  (`--workers` uvicorn workers, default 1; its own redis-server, the shipped rules/);
 - Alertmanager: the same alerts to its own `POST /api/v2/alerts`, on loopback with a
   minimal configuration (one null receiver) and its own storage directory.
 
@@ -106,9 +106,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="alertgw's uvicorn workers (Alertmanager uses every core)",
+    )
     args = parser.parse_args()
     print(f"{machine()}; {args.batch} alerts per request; wrk -c {args.connections}, "
-          f"{args.seconds} s")  # fmt: skip
+          f"{args.seconds} s; alertgw with {args.workers} uvicorn worker(s)")  # fmt: skip
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         (folder / "webhook.json").write_text(webhook_template(args.batch))
@@ -117,8 +123,8 @@ def main() -> int:
             theirs = measure("alertmanager", f"{url}/api/v2/alerts", folder / "api.json", args)
         with (
             redis_server(folder) as redis_url,
-            uvicorn_server("gateway.app:app_from_env", gateway_env(redis_url), factory=True)
-            as url,
+            uvicorn_server("gateway.app:app_from_env", gateway_env(redis_url), factory=True,
+                           workers=args.workers) as url,
         ):  # fmt: skip
             ours = measure("alertgw", f"{url}/webhooks/alertmanager", folder / "webhook.json", args)
     print(f"ratio alertgw/alertmanager: {ours / theirs:.2f}x (goal > 1x)")

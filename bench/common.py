@@ -28,7 +28,7 @@ WRK_SCRIPTS = BENCH / "wrk"
 AM_FIXTURE = ROOT / "tests" / "payloads" / "alertmanager" / "firing_checkout.json"
 TOKEN = "bench-token"  # noqa: S105 (a throwaway token of a throwaway gateway)
 # The same options for the gateway and its baseline, so the ratio compares the apps only.
-UVICORN_OPTIONS = ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--workers", "1"]
+UVICORN_OPTIONS = ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
 
 
 def free_port() -> int:
@@ -87,11 +87,18 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 @contextlib.contextmanager
 def uvicorn_server(
-    app: str, env: Mapping[str, str], *, factory: bool = False, probe: str = "/healthz"
+    app: str,
+    env: Mapping[str, str],
+    *,
+    factory: bool = False,
+    probe: str = "/healthz",
+    workers: int = 1,
 ) -> Iterator[str]:
-    """`app` under uvicorn (UVICORN_OPTIONS) in a child process; yields its base URL."""
+    """`app` under uvicorn (UVICORN_OPTIONS, `workers` processes) in a child process;
+    yields its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), *UVICORN_OPTIONS]
+    command += ["--workers", str(workers)]
     command += ["--factory"] if factory else []
     command += ["--app-dir", str(BENCH), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
