@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -157,10 +157,18 @@ class SilenceStore:
         the one ending last is returned, as it is the one that decides when notifications
         resume. Resolves must be sent regardless.
         """
-        matching = [s for s in self.list(now) if s.state(now) == "active" and s.matches(labels)]
-        return max(matching, key=lambda s: s.ends_at, default=None)
+        return muting_silence(self.list(now), labels, now)
 
     def _prune(self, now: datetime) -> None:
         old = [s.id for s in self.list(now) if s.ends_at < now - RETENTION]
         if old:
             self.redis.hdel(self.key, *old)
+
+
+def muting_silence(
+    silences: Iterable[Silence], labels: Mapping[str, str], now: datetime
+) -> Silence | None:
+    """Among `silences`, the active one that mutes `labels` and ends last (it decides
+    when notifications resume), if any: `SilenceStore.active` over given silences."""
+    matching = [s for s in silences if s.state(now) == "active" and s.matches(labels)]
+    return max(matching, key=lambda s: s.ends_at, default=None)

@@ -23,7 +23,7 @@ from typing import Literal
 from alertgw import metrics
 from gateway.inhibition import inhibited_by, with_severity
 from gateway.rules.model import Policy
-from gateway.silences import Silence
+from gateway.silences import Silence, muting_silence
 from workers.context import Context
 from workers.incident_record import Incident, incident_from_hash
 
@@ -69,9 +69,8 @@ def muted(
     labels = with_severity(incident.labels, incident.severity)
     if silences is None:
         silence = ctx.silences.active(labels, now)
-    else:  # SilenceStore.active's choice: the matching active silence that ends last
-        matching = [s for s in silences if s.state(now) == "active" and s.matches(labels)]
-        silence = max(matching, key=lambda s: s.ends_at, default=None)
+    else:
+        silence = muting_silence(silences, labels, now)
     if silence is not None:
         text = f"silenced by {silence.id}: {silence.comment}"
         return Mute("silence", silence.id, text, silence.ends_at)
