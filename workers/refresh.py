@@ -4,7 +4,7 @@ Gauges that describe shared state (open incidents, dead letters, intake lag) are
 from Redis as each scrape begins (`alertgw.metrics.RefreshingRegistry`), so every
 process exports the same truth and a Prometheus query can take `max` across them. The
 rule files are checked for changes every few seconds and reloaded (an invalid set is
-rejected; the last good one stays).
+rejected; the last good one stays), and a reminder sweep is made sure of.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 import redis
+from redis.exceptions import RedisError
 
 from alertgw import metrics
 from gateway.handoff import stream_key
 from gateway.models import SEVERITIES
+from workers import reminders
 from workers.context import Context
 from workers.deadletters import DeadLetters
 from workers.incidents import IncidentStore
@@ -46,7 +48,8 @@ REFRESH_SECONDS = 5.0
 
 
 class Refresher:
-    """Reloads changed rule files every REFRESH_SECONDS; refreshes gauges when asked."""
+    """Every REFRESH_SECONDS: reloads changed rule files and makes sure a reminder sweep
+    is coming (`reminders.keep_sweeping`). Refreshes the gauges when asked."""
 
     def __init__(self, ctx: Context, every: float = REFRESH_SECONDS) -> None:
         self.ctx = ctx
@@ -56,6 +59,10 @@ class Refresher:
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.every):
             self.reload_if_changed()
+            try:
+                reminders.keep_sweeping(self.ctx)
+            except RedisError as error:  # Redis away for a while: look again next time
+                log.warning("could not check the reminder sweeps: %s", type(error).__name__)
 
     def refresh(self) -> None:
         """Set the shared-state gauges from Redis (the metrics server calls it per scrape)."""

@@ -124,6 +124,18 @@ def _sweep_for_the_first(ctx: Context) -> None:
         ensure_sweep(ctx, from_timestamp(first[0][1]))
 
 
+def keep_sweeping(ctx: Context) -> None:
+    """A sweep for the earliest reminder, or at once when it is overdue.
+
+    Each worker's refresher calls this every few seconds: a chain of sweeps that broke
+    (a sweep failed for good, its scheduled job was lost) starts again by itself
+    instead of leaving every SEV1/SEV2 without status updates until a new one opens.
+    """
+    first = ctx.redis.zrange(ctx.store.reminders_key, 0, 0, withscores=True)
+    if first:
+        ensure_sweep(ctx, max(from_timestamp(first[0][1]), ctx.clock()))
+
+
 def ensure_sweep(ctx: Context, at: datetime) -> None:
     """A sweep at the first grid point at or after `at` (once per point and process)."""
     grid = SWEEP_GRID.total_seconds()

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from rq.registry import ScheduledJobRegistry
 
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
 from workers import jobs, reminders
+from workers.refresh import Refresher
 from workers.scheduling import schedule
 
 KEY = "checkout-down:service=checkout"
@@ -101,3 +104,33 @@ def test_raised_to_sev1_starts_reminders_and_resolved_ends_them(harness: Harness
     assert len(said(harness)) == 1
     assert due(harness) == []
     assert [n for _, n, _ in harness.scheduled() if n == "remind_due"] == []
+
+
+def test_a_broken_chain_of_sweeps_starts_again_from_the_refresher(harness: Harness):
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    registry = ScheduledJobRegistry(queue=harness.ctx.queue)
+    harness.ctx.redis.delete(registry.key)  # the sweep's scheduled job is lost
+    harness.clock.advance(timedelta(minutes=16))
+    harness.run_due()
+    assert said(harness) == []  # nothing would ever send it
+
+    Refresher(harness.ctx).run(stop_after_one_turn())
+    harness.run_due()
+
+    assert said(harness) == ["Status update due (SEV1: every 15m)"]
+
+
+def stop_after_one_turn() -> threading.Event:
+    """A stop event that Refresher.run sees unset once, then set."""
+
+    class OneTurn(threading.Event):
+        waited = False
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if self.waited:
+                return True
+            self.waited = True
+            return False
+
+    return OneTurn()
