@@ -77,7 +77,7 @@ def remind_due() -> None:
                 pipe.execute()
         if len(due) < TAKE:
             break
-    _sweep_for_the_first(ctx)
+    keep_sweeping(ctx)
 
 
 def remind(key: str, inc: str, seq: int) -> None:
@@ -88,7 +88,7 @@ def remind(key: str, inc: str, seq: int) -> None:
     if following is not None:
         reminder, at = following
         ctx.redis.zadd(ctx.store.reminders_key, {reminder.member: at.timestamp()}, nx=True)
-        _sweep_for_the_first(ctx)
+        keep_sweeping(ctx)
 
 
 def _remind(ctx: Context, reminder: Reminder) -> tuple[Reminder, datetime] | None:
@@ -115,21 +115,16 @@ def opened(ctx: Context, incident: Incident) -> None:
 
 def raised(ctx: Context) -> None:
     """A sweep for the earliest reminder: raising an incident may have added one."""
-    _sweep_for_the_first(ctx)
-
-
-def _sweep_for_the_first(ctx: Context) -> None:
-    first = ctx.redis.zrange(ctx.store.reminders_key, 0, 0, withscores=True)
-    if first:
-        ensure_sweep(ctx, from_timestamp(first[0][1]))
+    keep_sweeping(ctx)
 
 
 def keep_sweeping(ctx: Context) -> None:
     """A sweep for the earliest reminder, or at once when it is overdue.
 
-    Each worker's refresher calls this every few seconds: a chain of sweeps that broke
-    (a sweep failed for good, its scheduled job was lost) starts again by itself
-    instead of leaving every SEV1/SEV2 without status updates until a new one opens.
+    Called after each sweep and change that adds a reminder, and by each worker's
+    refresher every few seconds: a chain of sweeps that broke (a sweep failed for good,
+    its scheduled job was lost) starts again by itself instead of leaving every SEV1/SEV2
+    without status updates until a new one opens.
     """
     first = ctx.redis.zrange(ctx.store.reminders_key, 0, 0, withscores=True)
     if first:
