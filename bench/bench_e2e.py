@@ -38,35 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workers_common import cpu_seconds, family, load  # bench/ is not a package
+from common import percentile  # bench/ is not a package
+from workers_common import cpu_seconds, family, load, pd_rules
 
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import System, alertmanager_body, system
 
 SERVICES = 60
-
-
-def rules(services: int) -> str:
-    lines = ["version: 1", "targets:"]
-    lines += [f"  pd-{i}: {{pagerduty: {{routing_key: 'bench-rk-{i}'}}}}" for i in range(services)]
-    lines += ["escalations:"]
-    for i in range(services):
-        lines += [f"  path-{i}:", "    steps:", f"      - notify: [pd-{i}]"]
-    lines += ["rules:"]
-    for i in range(services):
-        lines += [
-            f"  - name: svc-{i}",
-            f"    matchers: ['service=\"svc-{i}\"']",
-            "    severity: SEV2",
-            f"    escalation: path-{i}",
-        ]
-    lines += ["default: {severity: SEV4, escalation: path-0}", ""]
-    return "\n".join(lines)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def baseline(pagerduty: FakePagerDuty, n: int = 300) -> list[float]:
@@ -169,7 +147,7 @@ def ms(values: list[float]) -> str:
 
 
 def run(gw: System, pagerduty: FakePagerDuty, args: argparse.Namespace) -> None:
-    gw.rules.write_text(rules(SERVICES))
+    gw.rules.write_text(pd_rules(SERVICES))
     gw.env["ALERTGW_LOG_LEVEL"] = "WARNING"
     gw.start_gateway()
     gw.start_worker(args.processes)

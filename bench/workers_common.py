@@ -26,7 +26,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import redis_server
+from common import percentile, redis_server
 
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import System, alertmanager_body, system
@@ -71,11 +71,6 @@ def pd_rules(
     default = "chat-only" if chat_only_default else "path-0"
     lines += [f"default: {{severity: SEV4, escalation: {default}}}", ""]
     return "\n".join(lines)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def ms(values: list[float]) -> str:
