@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
 from gateway.exceptions import HandoffUnavailable
-from gateway.handoff import Handoff, HandoffEntry, decode_entry, stream_key, stream_keys
+from gateway.handoff import (
+    MAX_BATCH_ENTRIES,
+    MAX_IN_FLIGHT,
+    Handoff,
+    HandoffEntry,
+    decode_entry,
+    stream_key,
+    stream_keys,
+)
 from gateway.models import Alert, Severity
 from gateway.rules.model import Classification
 
@@ -88,13 +96,28 @@ def test_unreachable_redis_raises_handoff_unavailable(key_prefix: str) -> None:
 
 
 class CountingRedis(aioredis.Redis):
-    """A real client that counts its EVAL round trips."""
+    """A real client that counts its EVAL round trips, the entries each carried and how
+    many were on the wire at once."""
 
     evals = 0
+    sizes: ClassVar[list[int]] = []
+    on_the_wire = 0
+    most_on_the_wire = 0
 
-    async def eval(self, *args: Any) -> Any:  # type: ignore[override]
-        type(self).evals += 1
-        return await super().eval(*args)
+    @classmethod
+    def reset(cls) -> None:
+        cls.evals, cls.sizes, cls.on_the_wire, cls.most_on_the_wire = 0, [], 0, 0
+
+    async def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:  # type: ignore[override]
+        cls = type(self)
+        cls.evals += 1
+        cls.sizes.append(sum(1 for key in keys_and_args[:numkeys] if key.endswith(":SEV4")))
+        cls.on_the_wire += 1
+        cls.most_on_the_wire = max(cls.most_on_the_wire, cls.on_the_wire)
+        try:
+            return await super().eval(script, numkeys, *keys_and_args)
+        finally:
+            cls.on_the_wire -= 1
 
 
 def test_concurrent_requests_go_in_one_script_call_and_each_gets_its_own_answer(
@@ -116,7 +139,7 @@ def test_concurrent_requests_go_in_one_script_call_and_each_gets_its_own_answer(
         finally:
             await client.aclose()
 
-    CountingRedis.evals = 0
+    CountingRedis.reset()
     assert asyncio.run(go()) == [True, False, True, False, True]
 
     assert CountingRedis.evals == 1  # one round trip carried all five requests
@@ -153,3 +176,50 @@ def test_a_request_cancelled_before_its_batch_went_writes_nothing(
 
     stream = redis_client.xrange(stream_key(key_prefix, "SEV1"))
     assert [decode_entry(fields).alert.fingerprint for _, fields in stream] == ["am:1", "am:3"]
+
+
+def test_a_backlog_goes_in_capped_batches_several_on_the_wire_at_once(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    # 12 webhooks of 100 alerts each (MAX_BATCH_ENTRIES is 256): no script call carries
+    # more than 2 of them, and Redis writes one batch while the next is on its way.
+    async def go() -> list[bool]:
+        client = CountingRedis.from_url(url=redis_url)
+        handoff = Handoff(client, key_prefix)
+        try:
+            return await asyncio.gather(
+                *(
+                    handoff.put([entry(f"am:{r}:{i}", "SEV4") for i in range(100)])
+                    for r in range(12)
+                )
+            )
+        finally:
+            await client.aclose()
+
+    CountingRedis.reset()
+    assert asyncio.run(go()) == [True] * 12
+
+    assert sum(CountingRedis.sizes) == 1200
+    assert max(CountingRedis.sizes) == 200
+    assert 1 < CountingRedis.most_on_the_wire <= MAX_IN_FLIGHT
+    assert redis_client.xlen(stream_key(key_prefix, "SEV4")) == 1200
+
+
+def test_a_request_larger_than_a_batch_goes_whole(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    # one request is one atomic step, however many alerts it carries
+    async def go() -> bool:
+        client = CountingRedis.from_url(url=redis_url)
+        try:
+            return await Handoff(client, key_prefix).put(
+                [entry(f"am:{i}", "SEV4") for i in range(MAX_BATCH_ENTRIES + 44)]
+            )
+        finally:
+            await client.aclose()
+
+    CountingRedis.reset()
+    assert asyncio.run(go())
+
+    assert CountingRedis.sizes == [MAX_BATCH_ENTRIES + 44]
+    assert redis_client.xlen(stream_key(key_prefix, "SEV4")) == MAX_BATCH_ENTRIES + 44
