@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 SourceName = Literal["sentry", "alertmanager", "datadog", "vercel"]
 Status = Literal["firing", "resolved"]
@@ -56,16 +56,16 @@ class Alert(BaseModel):
     received_at: datetime
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
-    @model_validator(mode="after")
-    def _label_the_fields(self) -> Alert:
+    def model_post_init(self, context: Any, /) -> None:
         # Sources pass only their own labels; the canonical fields are added here once,
         # so no source can forget one or spell it differently. Validation built
         # `self.labels` as a new dict for this alert, so it is edited in place: the
-        # caller's dict stays as it was (a test holds this).
+        # caller's dict stays as it was (a test holds this). A post-init hook, not an
+        # after-validator: pydantic runs those again each time an Alert is passed into
+        # another model (a hand-off entry), and this runs once per new Alert.
         labels = self.labels
         for name in RESERVED_LABELS:
             if value := getattr(self, name):
                 labels[name] = value
             else:
                 labels.pop(name, None)
-        return self
