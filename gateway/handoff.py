@@ -117,7 +117,11 @@ class Handoff:
         self._prefix = prefix
         self._waiting: deque[_Call] = deque()
         self._waiting_entries = 0
-        self._senders: set[asyncio.Task[None]] = set()
+        # Senders still in their loop, counted by the loop itself: a finished sender's
+        # task is dropped from `_tasks` only later, by a callback, and a request that
+        # came in between would wait for a sender that is gone.
+        self._senders = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # held, so none is garbage-collected
 
     async def put(
         self, entries: Sequence[HandoffEntry], delivery: tuple[str, str] | None = None
@@ -139,11 +143,12 @@ class Handoff:
         self._waiting.append(call)
         self._waiting_entries += call.entries
         if not self._senders or (
-            self._waiting_entries >= MAX_BATCH_ENTRIES and len(self._senders) < MAX_IN_FLIGHT
+            self._waiting_entries >= MAX_BATCH_ENTRIES and self._senders < MAX_IN_FLIGHT
         ):
+            self._senders += 1
             sender = loop.create_task(self._send_waiting())
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+            self._tasks.add(sender)
+            sender.add_done_callback(self._tasks.discard)
         try:
             written = await call.done
         except RedisError as error:
@@ -154,15 +159,18 @@ class Handoff:
 
     async def _send_waiting(self) -> None:
         # Whatever queued while this sender's batch was on the wire is its next batch.
-        while self._waiting:
-            batch = self._next_batch()
-            try:
-                await self._send(batch)
-            finally:
-                # never leave a request waiting forever, whatever went wrong
-                for call in batch:
-                    if not call.done.done():
-                        call.done.set_exception(RedisError("the hand-off batch was not sent"))
+        try:
+            while self._waiting:
+                batch = self._next_batch()
+                try:
+                    await self._send(batch)
+                finally:
+                    # never leave a request waiting forever, whatever went wrong
+                    for call in batch:
+                        if not call.done.done():
+                            call.done.set_exception(RedisError("the hand-off batch was not sent"))
+        finally:
+            self._senders -= 1
 
     def _next_batch(self) -> list[_Call]:
         """The oldest waiting requests, up to MAX_BATCH_ENTRIES entries (at least one)."""

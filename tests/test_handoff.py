@@ -223,3 +223,23 @@ def test_a_request_larger_than_a_batch_goes_whole(
 
     assert CountingRedis.sizes == [MAX_BATCH_ENTRIES + 44]
     assert redis_client.xlen(stream_key(key_prefix, "SEV4")) == MAX_BATCH_ENTRIES + 44
+
+
+def test_hand_offs_one_after_another_each_go_at_once(
+    redis_url: str, key_prefix: str, redis_client: redis.Redis
+) -> None:
+    # A request that arrives just as the last batch's sender finishes must start a new
+    # one, not wait for a sender that is already gone.
+    async def go() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        handoff = Handoff(client, key_prefix)
+        try:
+            async with asyncio.timeout(5):  # a timeout that runs put() in this task
+                for i in range(20):
+                    assert await handoff.put([entry(f"am:{i}", "SEV4")])
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+    assert redis_client.xlen(stream_key(key_prefix, "SEV4")) == 20
