@@ -9,9 +9,8 @@ was already taken writes nothing.
 Requests that hand off while another hand-off is on the wire wait for it and then go
 together, as one call of the script that writes all of them (a group commit): under
 load one round trip and one script run carry many requests, and an idle gateway still
-sends each request at once. A batch is capped at MAX_BATCH_ENTRIES entries; when more
-than that is waiting, further batches go without waiting for the one on the wire, up
-to MAX_IN_FLIGHT at once.
+sends each request at once. One batch is on the wire at a time, so requests reach
+Redis in the order they came; a batch carries at most MAX_BATCH_ENTRIES entries.
 """
 
 from __future__ import annotations
@@ -37,12 +36,10 @@ DELIVERY_ID_TTL_SECONDS = 3 * 24 * 3600
 # Entries per script call; one request's entries are never split, so a request larger
 # than this goes alone. Redis runs a script without serving anyone else, about 15 us per
 # entry: 256 entries hold it some 4 ms. Uncapped, 64 webhooks of 100 alerts made one
-# call of 6,400 entries that held Redis, and the idle gateway, for a tenth of a second.
+# call of 6,400 entries that held Redis for a tenth of a second, while the gateway,
+# every request waiting on that call, sat idle. Capped, the gateway classifies the
+# next requests while Redis writes.
 MAX_BATCH_ENTRIES = 256
-# Batches on the wire at once. One, while requests are small (more would only cost
-# round trips); when a full batch is waiting, the next goes without waiting for the
-# one on the wire, so the gateway keeps classifying while Redis writes.
-MAX_IN_FLIGHT = 4
 
 # KEYS: per request, its delivery marker ('' when it has none), then one stream per entry.
 # ARGV: the marker TTL, then per request its entry count followed by its entries.
@@ -116,12 +113,7 @@ class Handoff:
         self._redis = redis
         self._prefix = prefix
         self._waiting: deque[_Call] = deque()
-        self._waiting_entries = 0
-        # Senders still in their loop, counted by the loop itself: a finished sender's
-        # task is dropped from `_tasks` only later, by a callback, and a request that
-        # came in between would wait for a sender that is gone.
-        self._senders = 0
-        self._tasks: set[asyncio.Task[None]] = set()  # held, so none is garbage-collected
+        self._sender: asyncio.Task[None] | None = None
 
     async def put(
         self, entries: Sequence[HandoffEntry], delivery: tuple[str, str] | None = None
@@ -141,14 +133,10 @@ class Handoff:
         loop = asyncio.get_running_loop()
         call = _Call(keys, args, len(entries), loop.create_future())
         self._waiting.append(call)
-        self._waiting_entries += call.entries
-        if not self._senders or (
-            self._waiting_entries >= MAX_BATCH_ENTRIES and self._senders < MAX_IN_FLIGHT
-        ):
-            self._senders += 1
-            sender = loop.create_task(self._send_waiting())
-            self._tasks.add(sender)
-            sender.add_done_callback(self._tasks.discard)
+        # done() is true as soon as the sender's loop has ended (a done-callback would
+        # come later, and a request arriving in between would wait for no one)
+        if self._sender is None or self._sender.done():
+            self._sender = loop.create_task(self._send_waiting())
         try:
             written = await call.done
         except RedisError as error:
@@ -158,19 +146,16 @@ class Handoff:
         return bool(written)
 
     async def _send_waiting(self) -> None:
-        # Whatever queued while this sender's batch was on the wire is its next batch.
-        try:
-            while self._waiting:
-                batch = self._next_batch()
-                try:
-                    await self._send(batch)
-                finally:
-                    # never leave a request waiting forever, whatever went wrong
-                    for call in batch:
-                        if not call.done.done():
-                            call.done.set_exception(RedisError("the hand-off batch was not sent"))
-        finally:
-            self._senders -= 1
+        # One batch on the wire at a time; whatever queued meanwhile goes next.
+        while self._waiting:
+            batch = self._next_batch()
+            try:
+                await self._send(batch)
+            finally:
+                # never leave a request waiting forever, whatever went wrong
+                for call in batch:
+                    if not call.done.done():
+                        call.done.set_exception(RedisError("the hand-off batch was not sent"))
 
     def _next_batch(self) -> list[_Call]:
         """The oldest waiting requests, up to MAX_BATCH_ENTRIES entries (at least one)."""
@@ -178,7 +163,6 @@ class Handoff:
         size = 0
         while self._waiting and (not batch or size + self._waiting[0].entries <= MAX_BATCH_ENTRIES):
             call = self._waiting.popleft()
-            self._waiting_entries -= call.entries
             # a request cancelled before its batch went (its client left) is not written
             if not call.done.done():
                 batch.append(call)
