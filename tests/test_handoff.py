@@ -110,7 +110,7 @@ class CountingRedis(aioredis.Redis):
     async def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:  # type: ignore[override]
         cls = type(self)
         cls.evals += 1
-        cls.sizes.append(sum(1 for key in keys_and_args[:numkeys] if key.endswith(":SEV4")))
+        cls.sizes.append(sum(1 for key in keys_and_args[:numkeys] if ":intake:" in key))
         cls.on_the_wire += 1
         cls.most_on_the_wire = max(cls.most_on_the_wire, cls.on_the_wire)
         try:
