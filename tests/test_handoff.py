@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -43,15 +45,24 @@ def entry(fingerprint: str, severity: Severity) -> HandoffEntry:
     return HandoffEntry(alert=alert, classification=classification)
 
 
+@contextlib.asynccontextmanager
+async def handoff_to(
+    url: str, prefix: str, client_class: type[aioredis.Redis] = aioredis.Redis
+) -> AsyncIterator[Handoff]:
+    """A Handoff on its own client, closed after."""
+    client = client_class.from_url(url)
+    try:
+        yield Handoff(client, prefix)
+    finally:
+        await client.aclose()
+
+
 def put(
     url: str, prefix: str, entries: list[HandoffEntry], delivery: tuple[str, str] | None = None
 ) -> bool:
     async def go() -> bool:
-        client = aioredis.Redis.from_url(url)
-        try:
-            return await Handoff(client, prefix).put(entries, delivery=delivery)
-        finally:
-            await client.aclose()
+        async with handoff_to(url, prefix) as handoff:
+            return await handoff.put(entries, delivery=delivery)
 
     return asyncio.run(go())
 
@@ -125,9 +136,7 @@ def test_concurrent_requests_go_in_one_script_call_and_each_gets_its_own_answer(
     redis_client.set(f"{key_prefix}delivery:vercel:dlv_old", "1")  # taken before
 
     async def go() -> list[bool]:
-        client = CountingRedis.from_url(url=redis_url)
-        handoff = Handoff(client, key_prefix)
-        try:
+        async with handoff_to(redis_url, key_prefix, CountingRedis) as handoff:
             return await asyncio.gather(
                 handoff.put([entry("am:1", "SEV1"), entry("am:2", "SEV4")]),
                 handoff.put([entry("v:1", "SEV2")], delivery=("vercel", "dlv_old")),
@@ -135,8 +144,6 @@ def test_concurrent_requests_go_in_one_script_call_and_each_gets_its_own_answer(
                 handoff.put([entry("v:2", "SEV2")], delivery=("vercel", "dlv_new")),
                 handoff.put([entry("am:3", "SEV1")]),
             )
-        finally:
-            await client.aclose()
 
     CountingRedis.reset()
     assert asyncio.run(go()) == [True, False, True, False, True]
@@ -156,9 +163,7 @@ def test_a_request_cancelled_before_its_batch_went_writes_nothing(
     redis_url: str, key_prefix: str, redis_client: redis.Redis
 ) -> None:
     async def go() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        handoff = Handoff(client, key_prefix)
-        try:
+        async with handoff_to(redis_url, key_prefix) as handoff:
             first = asyncio.ensure_future(handoff.put([entry("am:1", "SEV1")]))
             await asyncio.sleep(0)  # the first batch is on the wire now
             gone = asyncio.ensure_future(handoff.put([entry("am:2", "SEV1")]))
@@ -168,8 +173,6 @@ def test_a_request_cancelled_before_its_batch_went_writes_nothing(
             with pytest.raises(asyncio.CancelledError):
                 await gone
             assert await handoff.put([entry("am:3", "SEV1")])
-        finally:
-            await client.aclose()
 
     asyncio.run(go())
 
@@ -183,17 +186,13 @@ def test_a_backlog_goes_in_capped_batches_one_at_a_time_in_arrival_order(
     # 12 webhooks of 100 alerts each (MAX_BATCH_ENTRIES is 256): no script call carries
     # more than 2 of them, and they land in the order they came.
     async def go() -> list[bool]:
-        client = CountingRedis.from_url(url=redis_url)
-        handoff = Handoff(client, key_prefix)
-        try:
+        async with handoff_to(redis_url, key_prefix, CountingRedis) as handoff:
             return await asyncio.gather(
                 *(
                     handoff.put([entry(f"am:{r}:{i}", "SEV4") for i in range(100)])
                     for r in range(12)
                 )
             )
-        finally:
-            await client.aclose()
 
     CountingRedis.reset()
     assert asyncio.run(go()) == [True] * 12
@@ -211,13 +210,10 @@ def test_a_request_larger_than_a_batch_goes_whole(
 ) -> None:
     # one request is one atomic step, however many alerts it carries
     async def go() -> bool:
-        client = CountingRedis.from_url(url=redis_url)
-        try:
-            return await Handoff(client, key_prefix).put(
+        async with handoff_to(redis_url, key_prefix, CountingRedis) as handoff:
+            return await handoff.put(
                 [entry(f"am:{i}", "SEV4") for i in range(MAX_BATCH_ENTRIES + 44)]
             )
-        finally:
-            await client.aclose()
 
     CountingRedis.reset()
     assert asyncio.run(go())
@@ -232,14 +228,10 @@ def test_hand_offs_one_after_another_each_go_at_once(
     # A request that arrives just as the last batch's sender finishes must start a new
     # one, not wait for a sender that is already gone.
     async def go() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        handoff = Handoff(client, key_prefix)
-        try:
+        async with handoff_to(redis_url, key_prefix) as handoff:
             async with asyncio.timeout(5):  # a timeout that runs put() in this task
                 for i in range(20):
                     assert await handoff.put([entry(f"am:{i}", "SEV4")])
-        finally:
-            await client.aclose()
 
     asyncio.run(go())
 
