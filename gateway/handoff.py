@@ -133,8 +133,8 @@ class Handoff:
         loop = asyncio.get_running_loop()
         call = _Call(keys, args, len(entries), loop.create_future())
         self._waiting.append(call)
-        # done() is true as soon as the sender's loop has ended (a done-callback would
-        # come later, and a request arriving in between would wait for no one)
+        # done() turns true the moment the sender's loop returns: a request that comes
+        # in after the last batch always starts a new sender (a test holds this)
         if self._sender is None or self._sender.done():
             self._sender = loop.create_task(self._send_waiting())
         try:
