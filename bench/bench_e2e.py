@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import percentile  # bench/ is not a package
-from workers_common import cpu_seconds, family, load, pd_rules
+from workers_common import cpu_seconds, family, load, ms, pd_rules
 
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import System, alertmanager_body, system
@@ -73,7 +73,7 @@ def paced(gw: System, pagerduty: FakePagerDuty, rate: float, seconds: float) -> 
             fingerprint = f"p{i}-{uuid.uuid4().hex[:6]}"
             sent[f"svc-{i % SERVICES}:am:{fingerprint}"] = time.time()
             gw.post(alertmanager_body(fingerprint, service=f"svc-{i % SERVICES}"), 0, client)
-    wait_for_triggers(pagerduty, before + len(sent), timeout=60)
+    pagerduty.wait_for_events(before + len(sent), "trigger", timeout=60)
     # the count can be reached by a duplicate: wait for every key itself
     deadline, arrivals = time.monotonic() + 60, first_arrivals(pagerduty, set(sent))
     while len(arrivals) < len(sent) and time.monotonic() < deadline:
@@ -82,29 +82,6 @@ def paced(gw: System, pagerduty: FakePagerDuty, rate: float, seconds: float) -> 
     if len(arrivals) < len(sent):
         print(f"  {len(sent) - len(arrivals)} of {len(sent)} triggers never arrived")
     return [arrivals[key] - sent[key] for key in arrivals]
-
-
-def wait_for_triggers(pagerduty: FakePagerDuty, n: int, timeout: float) -> None:
-    """Until `n` triggers were accepted, looking every 20 ms at the new requests only.
-
-    Not `FakePagerDuty.wait_for_events`: it scans every request recorded so far each
-    time one arrives, holding the fake's lock (and the GIL its handler threads need),
-    which after a few thousand requests made the fake, not the workers, the bottleneck
-    (this benchmark's drain ran at 90-130/s after the paced and burst phases, 220-320/s
-    alone).
-    """
-    deadline, seen, count = time.monotonic() + timeout, 0, 0
-    while True:
-        requests = pagerduty.requests
-        for r in requests[seen:]:
-            accepted = r.path == "/v2/enqueue" and r.status == 202
-            count += accepted and isinstance(r.body, dict) and r.body["event_action"] == "trigger"
-        seen = len(requests)
-        if count >= n:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"expected {n} triggers within {timeout}s, got {count}")
-        time.sleep(0.02)
 
 
 def first_arrivals(pagerduty: FakePagerDuty, keys: set[str]) -> dict[str, float]:
@@ -135,15 +112,10 @@ def burst(gw: System, pagerduty: FakePagerDuty, n: int) -> tuple[float, float, f
     with httpx.Client(timeout=10) as client, ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda body: gw.post(body, 0, client), bodies))
     posted = time.time() - start
-    wait_for_triggers(pagerduty, before + n, timeout=120)
+    pagerduty.wait_for_events(before + n, "trigger", timeout=120)
     last = max(r.at for r in pagerduty.requests if r.path == "/v2/enqueue")
     cpu = sum(cpu_seconds(pid) for pid in workers) - cpu_before
     return n / posted, n / (last - start), cpu / n * 1000
-
-
-def ms(values: list[float]) -> str:
-    p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
-    return f"p50 {p50:.1f} ms  p99 {p99:.1f} ms"
 
 
 def run(gw: System, pagerduty: FakePagerDuty, args: argparse.Namespace) -> None:
@@ -209,7 +181,7 @@ def drain(gw: System, pagerduty: FakePagerDuty, n: int, processes: int) -> tuple
     ours = [pid for pid in family(worker.pid)]
     cpu_before = sum(cpu_seconds(pid) for pid in ours)
     mark = time.time()
-    wait_for_triggers(pagerduty, before + n, timeout=300)
+    pagerduty.wait_for_events(before + n, "trigger", timeout=300)
     cpu = sum(cpu_seconds(pid) for pid in family(worker.pid)) - cpu_before
     times = sorted(r.at for r in pagerduty.requests if r.path == "/v2/enqueue" and r.at >= mark)
     done = len(times)
