@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, payload
+from tests.processes import children_of, running
 
 
 def free_port() -> int:
@@ -29,27 +30,6 @@ def get(url: str) -> int:
             return int(response.status)
     except OSError:
         return 0
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().split()
-            except OSError:
-                continue
-            if int(stat[3]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left
 
 
 @pytest.mark.slow
