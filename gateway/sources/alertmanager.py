@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gateway.exceptions import BadPayload
 from gateway.models import Alert, Level, Link, link
 from gateway.settings import Settings
 from gateway.sources.base import (
@@ -23,6 +24,7 @@ from gateway.sources.base import (
     parse_json,
     validate,
 )
+from gateway.sources.kube_prometheus import workload_of
 
 # `severity` label values seen in the wild, mapped to the canonical level. Anything
 # else is a warning: loud enough to be classified, not enough to page by itself.
@@ -45,8 +47,11 @@ LEVELS: dict[str, Level] = {
 }
 
 
+Status = Literal["firing", "resolved"]
+
+
 class AlertmanagerAlert(BaseModel):
-    status: Literal["firing", "resolved"]
+    status: Status | None = None  # hand-trimmed samples leave it out: the group's then
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
     startsAt: datetime  # Alertmanager spells its fields in camelCase
@@ -59,7 +64,7 @@ class AlertmanagerWebhook(BaseModel):
     version: Literal["4"]
     groupKey: str = ""
     truncatedAlerts: int = Field(default=0, ge=0)
-    status: Literal["firing", "resolved"]
+    status: Status | None = None
     receiver: str = ""
     externalURL: str = ""
     alerts: list[AlertmanagerAlert]
@@ -84,10 +89,15 @@ class AlertmanagerSource:
         console = []
         if webhook.externalURL:
             console.append(link(webhook.externalURL, "Alertmanager"))
-        return [
-            _alert(entry, raw, webhook.truncatedAlerts, console, delivery.received_at)
-            for entry, raw in zip(webhook.alerts, payload["alerts"], strict=True)
-        ]
+        alerts = []
+        for index, (entry, raw) in enumerate(zip(webhook.alerts, payload["alerts"], strict=True)):
+            status = entry.status or webhook.status
+            if status is None:
+                raise BadPayload(f"alerts.{index}.status: Field required (the group has none)")
+            alerts.append(
+                _alert(entry, status, raw, webhook.truncatedAlerts, console, delivery.received_at)
+            )
+        return alerts
 
     def delivery_id(self, payload: Any, delivery: Delivery) -> str | None:
         return None  # Alertmanager re-sends groups by design; dedupe happens per incident
@@ -95,6 +105,7 @@ class AlertmanagerSource:
 
 def _alert(
     entry: AlertmanagerAlert,
+    status: Status,
     raw: dict[str, Any],
     truncated: int,
     console: list[Link],
@@ -104,29 +115,33 @@ def _alert(
     if truncated:
         # the group had more alerts than max_alerts let through: say so where rules see it
         labels = {**labels, "truncated_alerts": str(truncated)}
+    service = labels.get("service") or labels.get("app") or labels.get("job") or None
+    if service and (workload := workload_of(labels, service)):
+        service = workload.service
+        labels = {**labels, "exporter": workload.exporter}
     annotations = entry.annotations
     title = annotations.get("summary") or labels.get("alertname") or "Alertmanager alert"
     return Alert(
         source="alertmanager",
         fingerprint=f"am:{entry.fingerprint or fingerprint_of(entry.labels)}",
-        status=entry.status,
+        status=status,
         title=_one_line(title),
         summary=annotations.get("description", annotations.get("summary", "")),
-        service=labels.get("service") or labels.get("app") or labels.get("job") or None,
+        service=service,
         environment=labels.get("environment") or labels.get("env") or None,
         level=LEVELS.get(labels.get("severity", "").lower(), "warning"),
         labels=labels,
         links=_links(entry, console),
         starts_at=entry.startsAt,
-        ends_at=_ends_at(entry),
+        ends_at=_ends_at(entry, status),
         received_at=received_at,
         raw=raw,
     )
 
 
-def _ends_at(entry: AlertmanagerAlert) -> datetime | None:
+def _ends_at(entry: AlertmanagerAlert, status: Status) -> datetime | None:
     # firing alerts carry endsAt 0001-01-01, or Alertmanager's guess in the future
-    if entry.status == "resolved" and entry.endsAt and entry.endsAt.year > 1:
+    if status == "resolved" and entry.endsAt and entry.endsAt.year > 1:
         return entry.endsAt
     return None
 

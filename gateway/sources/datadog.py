@@ -33,16 +33,18 @@ PRIORITY_LEVELS: dict[str, Level] = {
     "p4": "info",
     "p5": "info",
 }
-# $ALERT_TYPE; `success` is what a recovery says, whatever the alert was before it
+# $ALERT_TYPE. Not `success`: a recovery says that whatever the alert was before it, and
+# a recovery must keep its alert's level to land on the alert's rule.
 TYPE_LEVELS: dict[str, Level] = {
     "error": "error",
     "warning": "warning",
     "info": "info",
-    "success": "info",
 }
 TRANSITION_LEVELS: dict[str, Level] = {"warn": "warning", "no data": "warning"}
 # A variable Datadog left unrendered: `$ALERT_CYCLE_KEY`, `$TAGS[service]`
 _UNRENDERED = re.compile(r"^\$[A-Z][A-Z0-9_]*(\[[^\]]*\])?$")
+# The monitor's id in the links of $EVENT_MSG: ".../monitors/1234?..." or ".../monitors#1234/edit"
+_MONITOR_LINK = re.compile(r"/monitors[/#](?P<id>\d+)")
 # $EVENT_TITLE: "[P2] [Triggered on {service:checkout,env:prod}] Checkout 5xx rate high"
 _EVENT_TITLE = re.compile(
     r"^(?:\[(?P<priority>P\d)\]\s*)?"
@@ -79,11 +81,14 @@ class DatadogWebhook(DatadogModel):
 
     id: str = ""
     alert_id: str = ""
+    monitor_id: str = ""
     alert_cycle_key: str = ""
     aggreg_key: str = ""
     transition: str = ""
+    alert_transition: str = ""  # $ALERT_TRANSITION, the name other templates use
     alert_type: str = ""
     priority: str = ""
+    alert_priority: str = ""  # $ALERT_PRIORITY under its own name (ServiceNow-style template)
     title: str = ""
     alert_title: str = ""
     status: str = ""
@@ -182,8 +187,8 @@ def _alert(hook: DatadogWebhook, raw: dict[str, Any], received_at: datetime) -> 
     title = read_title(hook.alert_title or hook.title)
     # the template's own fields win over what the title says
     title = Title(
-        hook.priority or title.priority,
-        hook.transition or title.transition,
+        hook.priority or hook.alert_priority or title.priority,
+        hook.transition or hook.alert_transition or title.transition,
         hook.scope or title.scope,
         title.name,
     )
@@ -210,17 +215,29 @@ def _alert(hook: DatadogWebhook, raw: dict[str, Any], received_at: datetime) -> 
 
 def _key(hook: DatadogWebhook, title: Title) -> str:
     if hook.alert_cycle_key:
-        return hook.alert_cycle_key
-    if hook.alert_id:
-        return f"{hook.alert_id}:{title.scope}"
+        return hook.alert_cycle_key  # one trigger-to-recovery cycle of one monitor and scope
+    if monitor := _monitor_id(hook):
+        # a multi alert monitor alerts once per scope ({host:a}, {host:b}): one key each
+        return f"{monitor}:{title.scope}"
     if hook.aggreg_key:
         return hook.aggreg_key
     if title.name:
-        # The default payload has none of the keys above; the monitor's name and scope,
-        # read from "[Triggered on {scope}] name", are the same on trigger and recovery.
+        # The last resort: the monitor's name and scope from "[Triggered on {scope}] name".
+        # Datadog may render a recovery's title shorter than its trigger's, which then
+        # opens a second incident; the docs ask templates for $ALERT_ID for that reason.
         digest = hashlib.sha256(f"{title.name}\n{title.scope}".encode()).hexdigest()[:16]
         return f"title:{digest}"
-    raise BadPayload("body: no alert key; set alert_cycle_key, alert_id, aggreg_key or title")
+    raise BadPayload(
+        "body: no alert key; set alert_cycle_key, alert_id, monitor_id, aggreg_key or title"
+    )
+
+
+def _monitor_id(hook: DatadogWebhook) -> str:
+    """$ALERT_ID under either name, else the monitor link in the default payload's message."""
+    if hook.alert_id or hook.monitor_id:
+        return hook.alert_id or hook.monitor_id
+    match = _MONITOR_LINK.search(hook.body) or _MONITOR_LINK.search(hook.link)
+    return match["id"] if match else ""
 
 
 def _tags(text: str) -> dict[str, str]:
@@ -237,7 +254,7 @@ def _tags(text: str) -> dict[str, str]:
 
 def _own_labels(hook: DatadogWebhook, title: Title) -> dict[str, str]:
     fields = {
-        "monitor_id": hook.alert_id,
+        "monitor_id": _monitor_id(hook),
         "transition": title.transition,
         "alert_type": hook.alert_type,
         "priority": title.priority.upper(),
