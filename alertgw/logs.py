@@ -101,3 +101,17 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     # itself a secret, so they never log below WARNING.
     for noisy in ("httpx", "httpcore", "urllib3", "slack_sdk", "pagerduty"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def rq_level(level: str) -> str:
+    """RQ's own log level: WARNING, DEBUG when alertgw logs at DEBUG, or alertgw's if quieter.
+
+    RQ logs registry housekeeping every few seconds per queue and three lines per job at
+    INFO; alertgw logs each notification it sends itself, so RQ's INFO is only noise.
+    """
+    numeric = logging.getLevelName(level.upper())
+    if numeric == logging.DEBUG:
+        return "DEBUG"
+    if isinstance(numeric, int) and numeric > logging.WARNING:
+        return level.upper()
+    return "WARNING"

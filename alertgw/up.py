@@ -4,6 +4,11 @@ It runs a gateway and a worker as child processes (the same `alertgw serve` and
 `alertgw worker` a deployment runs), with an embedded Redis unless ALERTGW_REDIS_URL is
 set, and supervises them: if one dies, everything stops, rather than half a pipeline
 accepting alerts that nobody delivers.
+
+Ctrl-C (or SIGTERM, SIGHUP) stops the children with SIGTERM, then the embedded Redis,
+last, once nothing uses it. The children run in sessions of their own, so the
+terminal's Ctrl-C reaches `up` alone and each child is told once; a second Ctrl-C kills
+them at once, as uvicorn does.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from gateway.rules.model import Policy
 from gateway.settings import Settings
 
 STATE_DIR = Path(".alertgw")
-STOP_TIMEOUT_SECONDS = 15
+# The worker forces its own exit at workers.stopping.STOP_DEADLINE_SECONDS (23 s); this
+# is the backstop for a child that cannot even do that.
+STOP_TIMEOUT_SECONDS = 25
+FORCED_EXIT_STATUS = 130
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,9 +101,11 @@ def _start(env: dict[str, str], host: str, port: int, processes: int) -> Childre
     command = [sys.executable, "-m", "alertgw.cli"]
     serve = [*command, "serve", "--host", host, "--port", str(port)]
     worker = [*command, "worker", "--processes", str(processes)]
+    # sessions of their own: Ctrl-C in the terminal reaches `up` alone, which tells each
+    # child once (a child that also got the terminal's copy would take ours as a second)
     return {
-        "gateway": subprocess.Popen(serve, env=env),
-        "worker": subprocess.Popen(worker, env=env),
+        "gateway": subprocess.Popen(serve, env=env, start_new_session=True),
+        "worker": subprocess.Popen(worker, env=env, start_new_session=True),
     }
 
 
@@ -111,13 +121,18 @@ def _supervise(children: Children) -> int:
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
+        if stopping:  # the second Ctrl-C: everything ends now
+            print("alertgw up: stopping at once", file=sys.stderr, flush=True)
+            _kill(list(children.values()))
+            raise SystemExit(FORCED_EXIT_STATUS)  # the embedded Redis still stops on the way out
         stopping = True
+        print("alertgw up: stopping (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
         while not stopping and all(child.poll() is None for child in children.values()):
-            time.sleep(0.2)
+            time.sleep(0.1)
     finally:
         _stop(list(children.values()))
     if stopping:
@@ -136,8 +151,19 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            _kill([child])
+
+
+def _kill(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL each child's whole session (a worker's processes and scheduler forks too)."""
+    from workers.stopping import kill_descendants
+
+    for child in children:
+        if child.poll() is None:
+            kill_descendants(child.pid)  # worker processes leave the session's group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
 
 
 def _is_loopback(host: str) -> bool:

@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=int,
         default=None,
         help="Prometheus port of process 0; process i uses port+i "
-        "(default: ALERTGW_WORKER_METRICS_PORT; 0 turns it off)",
+        "(default: ALERTGW_WORKER_METRICS_PORT, 9108; 0: a free port for each process)",
     )
     worker.add_argument(
         "--burst", action="store_true", help="handle what is waiting now, then exit"

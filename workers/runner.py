@@ -13,40 +13,45 @@ serves Prometheus `/metrics` on `metrics_port + index`.
 RQ's defaults notice a job abandoned by a dead worker only after ~11 minutes (heartbeat
 TTL of job timeout + 60 s, registry maintenance every 10 minutes, a 405 s blocking
 dequeue in between). Here the heartbeat is the job timeout + 5 s, maintenance runs every
-5 s and the dequeue blocks 5 s, so a killed job is retried within ~35 s. The intake's own
-entries (hand-off, changes) of a killed worker are claimed after
-ALERTGW_CLAIM_IDLE_SECONDS (30 s by default).
+5 s and the dequeue blocks 1 s at a time, so a killed job is retried within ~35 s. The
+intake's own entries (hand-off, changes) of a killed worker are claimed after
+ALERTGW_CLAIM_IDLE_SECONDS (30 s by default). SIGTERM and SIGINT stop a process within
+seconds (workers/stopping.py); `--processes N` runs under workers/supervisor.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 from datetime import UTC, datetime
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, TypeVar
 
 import redis
-from prometheus_client import start_http_server
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 
+from alertgw.logs import rq_level
 from alertgw.metrics import RefreshingRegistry
 from alertgw.sentry import RuleSecrets, init_sentry
 from gateway.reload import LivePolicy
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings
 from workers import context, jobs
 from workers.context import Context
 from workers.intake import Intake
+from workers.metrics_server import PortInUse, serve_metrics
 from workers.notifiers import build_notifiers, close_notifiers
 from workers.refresh import Refresher
+from workers.stopping import POLL_SECONDS, Stop
 
 log = logging.getLogger(__name__)
 WorkerT = TypeVar("WorkerT", bound=SimpleWorker)
@@ -82,6 +87,28 @@ class Worker(SimpleWorker):
             super().heartbeat(timeout, pipeline=batch)
             batch.execute()
 
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """The next job; an idle worker looks at the stop request every `POLL_SECONDS`.
+
+        RQ blocks for its whole dequeue timeout and looks at its stop flag only after a
+        job: a stopped idle worker would wait up to that timeout. Blocking in one-second
+        slices costs one BLPOP a second per idle worker.
+        """
+        if timeout is None:  # burst: RQ does not block
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            # RQ gives up a blocking dequeue only when its idle time runs out
+            found = super().dequeue_job_and_maintain_ttl(POLL_SECONDS, POLL_SECONDS)
+            if found is not None:
+                return found
+        raise StopRequested
+
+    def stop(self) -> None:
+        """Stop after the current job, or within `POLL_SECONDS` when idle."""
+        self._stop_requested = True
+
 
 class MainWorker(Worker):
     """The main thread's worker; its scheduler also moves the chat queue's due jobs.
@@ -94,6 +121,22 @@ class MainWorker(Worker):
 
     also_scheduled: tuple[Queue, ...] = ()
     then_start: tuple[threading.Thread, ...] = ()
+
+    def _install_signal_handlers(self) -> None:
+        pass  # the process's Stop handles SIGTERM and SIGINT for every loop at once
+
+    def stop(self) -> None:
+        """Stop after the current job; tell the scheduler fork now, which takes a second."""
+        super().stop()
+        process = self.scheduler._process if self.scheduler is not None else None
+        if process is not None and process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)  # teardown joins it
+
+    def release_scheduler_locks(self) -> None:
+        """Give up this worker's scheduler locks, so another worker's scheduler takes over."""
+        if self.scheduler is not None:
+            self.scheduler.release_locks()  # type: ignore[no-untyped-call]
 
     def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
         # RQ schedules the worker's own queues; the chat worker runs no scheduler
@@ -118,10 +161,6 @@ class ChatWorker(Worker):
 
     def _install_signal_handlers(self) -> None:
         pass
-
-    def stop(self) -> None:
-        """Stop after the current job (RQ's own flag, looked at between jobs)."""
-        self._stop_requested = True
 
 
 def _since(moment: datetime) -> float:
@@ -157,44 +196,32 @@ def run(settings: Settings, processes: int, metrics_port: int, burst: bool) -> i
     """Run `processes` worker processes until stopped; the exit status."""
     if processes <= 1:
         return run_process(settings, 0, metrics_port, burst)
-    spawn = multiprocessing.get_context("spawn")
-    children = [
-        spawn.Process(target=_child, args=(i, metrics_port, burst), name=f"alertgw-worker-{i}")
-        for i in range(processes)
-    ]
-    for child in children:
-        child.start()
+    from workers.supervisor import supervise
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        for child in children:
-            if child.pid is not None and child.is_alive():
-                os.kill(child.pid, signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for child in children:
-        child.join()
-    return max(abs(child.exitcode or 0) for child in children)
-
-
-def _child(index: int, metrics_port: int, burst: bool) -> None:
-    from alertgw import logs
-
-    settings = load_settings()
-    logs.configure(settings.log_level, settings.log_format)
-    raise SystemExit(run_process(settings, index, metrics_port, burst))
+    return supervise(processes, metrics_port, burst)
 
 
 def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) -> int:
-    """One worker process: intake thread, refresher thread, RQ worker in this thread."""
+    """One worker process: intake thread, refresher thread, RQ worker in this thread.
+
+    `metrics_port` 0 serves the metrics on a free port; a burst run serves none.
+    """
+    stop = Stop()
+    stop.install()  # before anything slow: a signal during start-up stops it too
     ctx = build_context(settings)
     # the routing keys and webhook URLs of the rules active at each event are scrubbed too
     init_sentry(settings, "worker", RuleSecrets(lambda: ctx.policy))
     context.install(ctx)
     refresher = Refresher(ctx)
-    if metrics_port:
-        start_http_server(metrics_port + index, registry=RefreshingRegistry(refresher.refresh))
-        log.info("worker %d: metrics on :%d/metrics", index, metrics_port + index)
+    metrics = None
+    if not burst:
+        port = metrics_port + index if metrics_port else 0
+        try:
+            metrics = serve_metrics(port, RefreshingRegistry(refresher.refresh))
+        except PortInUse as error:
+            print(f"alertgw worker: {error}", file=sys.stderr)
+            return 2
+        log.info("worker %d: metrics on :%d/metrics", index, metrics.server_port)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     intake = build_intake(ctx, consumer)
     intake.ensure_groups()
@@ -203,31 +230,38 @@ def run_process(settings: Settings, index: int, metrics_port: int, burst: bool) 
     worker = _worker(MainWorker, settings, queues, f"{consumer}-{index}")
     worker.also_scheduled = (ctx.chat_queue,)
     chat = _worker(ChatWorker, settings, [ctx.chat_queue], f"{consumer}-{index}-chat")
+    # RQ logs its housekeeping every few seconds and three lines per job at INFO;
+    # alertgw logs what it sends itself. RQ's lines show with ALERTGW_LOG_LEVEL=DEBUG.
+    level = rq_level(settings.log_level)
     if burst:
         intake.drain()
         refresher.refresh()
-        worker.work(burst=True, with_scheduler=True, logging_level=settings.log_level)
-        chat.work(burst=True, logging_level=settings.log_level)
+        worker.work(burst=True, with_scheduler=True, logging_level=level)
+        chat.work(burst=True, logging_level=level)
         return 0
-    stop = threading.Event()
     threads = [
-        threading.Thread(target=_keep_polling, args=(intake, stop), name="intake", daemon=True),
-        threading.Thread(target=refresher.run, args=(stop,), name="refresh", daemon=True),
         threading.Thread(
-            target=chat.work, kwargs={"logging_level": settings.log_level}, name="chat"
+            target=_keep_polling, args=(intake, stop.requested), name="intake", daemon=True
         ),
+        threading.Thread(target=refresher.run, args=(stop.requested,), name="refresh", daemon=True),
+        threading.Thread(target=chat.work, kwargs={"logging_level": level}, name="chat"),
     ]
     worker.then_start = tuple(threads)  # after RQ forks its scheduler (MainWorker)
+    stop.on_request(worker.stop)
+    stop.on_request(chat.stop)
+    # a killed scheduler keeps its lock for a minute, and no retry or escalation step of
+    # these queues comes due meanwhile: a forced exit hands the lock back first
+    stop.before_forced_exit(worker.release_scheduler_locks)
     log.info("worker %d: started (delivery: %s)", index, settings.delivery)
     try:
-        # RQ logs three lines per job at INFO: follow ALERTGW_LOG_LEVEL instead
-        worker.work(with_scheduler=True, logging_level=settings.log_level)
+        worker.work(with_scheduler=True, logging_level=level)
     finally:
-        stop.set()
-        chat.stop()
+        stop.request("the RQ worker stopped")  # also when it stopped on its own (an error)
         for thread in threads:
             if thread.is_alive():
-                thread.join(timeout=5)
+                thread.join()  # bounded: the job timeout, then the stop deadline forces
+        if metrics is not None:
+            metrics.shutdown()
         close_notifiers(ctx.notifiers)
     log.info("worker %d: stopped", index)
     return 0

@@ -60,6 +60,7 @@ class FakeServer:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._recorded: list[Recorded] = []
+        self._arrived = 0  # requests that came in, answered or still held
         self._script: list[_Scripted] = []
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -155,6 +156,14 @@ class FakeServer:
             raise AssertionError(f"expected {n} requests within {timeout}s, got {len(found)}")
         return found
 
+    def wait_for_arrivals(self, n: int, timeout: float = 5.0) -> None:
+        """Block until `n` requests came in, answered or not (one held by `delay` counts)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._arrived >= n, timeout):
+                raise AssertionError(
+                    f"expected {n} arrivals within {timeout}s, got {self._arrived}"
+                )
+
     def _record(self, request: Recorded) -> None:
         with self._lock:
             self._recorded.append(request)
@@ -169,6 +178,9 @@ class FakeServer:
         return {"status": status}
 
     def _serve(self, request: Recorded) -> Reply | None:
+        with self._lock:
+            self._arrived += 1
+            self._lock.notify_all()
         step = self._next_step()
         if step.delay:
             self._closing.wait(step.delay)
