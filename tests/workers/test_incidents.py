@@ -293,9 +293,7 @@ def test_the_fingerprint_index_lives_as_long_as_its_incident(redis_client, key_p
     assert 3500 < redis_client.ttl(index) <= 3600  # no live incident holds it now
 
 
-def test_the_fingerprint_index_stays_while_another_live_incident_holds_it(
-    redis_client, key_prefix
-):
+def test_the_fingerprint_index_stays_while_another_live_incident_holds_it(redis_client, key_prefix):
     store = make_store(redis_client, key_prefix)
     both = ["a:am:f", "b:am:f"]  # two rules with `continue: true`
     apply(store, entry("am:f", key="a:am:f", rule="a"), siblings=both)
