@@ -313,13 +313,15 @@ class IncidentStore:
         severity: Severity | None = None,
         now: datetime | None = None,
     ) -> builtins.list[Incident]:
-        """Incidents not yet forgotten, newest first, optionally filtered."""
+        """Live incidents and those resolved within the window, optionally filtered; most
+        severe first, then newest."""
         moment = (now or datetime.now(UTC)).timestamp()
         keys = [decoded(k) for k in self.redis.zrangebyscore(self.index_key, moment, "+inf")]
         found = [i for i in self._get_many(keys) if i is not None]
         found = [i for i in found if status is None or i.status == status]
         found = [i for i in found if severity is None or i.severity == severity]
-        return sorted(found, key=lambda i: i.opened_at, reverse=True)
+        found.sort(key=lambda i: i.opened_at, reverse=True)
+        return sorted(found, key=lambda i: SEVERITIES.index(i.severity))
 
     def open_incidents(self, now: datetime) -> builtins.list[Incident]:
         """Open and acknowledged incidents (for inhibition), any severity."""
