@@ -65,6 +65,7 @@ class IncidentStore:
         window: timedelta,
         update_every: Mapping[Severity, timedelta] | None = None,
         quiet_for: QuietFor | None = None,
+        window_of: Callable[[], timedelta] | None = None,
     ) -> None:
         self.redis = client
         self.prefix = prefix
@@ -72,6 +73,8 @@ class IncidentStore:
         # status-update interval by severity: applying an alert schedules the reminders
         self.update_every = dict(update_every or {})
         self.quiet_for = quiet_for
+        # the current window, for a long-lived store (the API's) over reloaded rules
+        self.window_of = window_of
         self._apply = client.register_script(transitions.APPLY_ALERT)
         self._operate = client.register_script(transitions.OPERATE)
         self._claim_step = client.register_script(transitions.CLAIM_STEP)
@@ -222,7 +225,8 @@ class IncidentStore:
 
     @property
     def _window_seconds(self) -> int:
-        return int(self.window.total_seconds())
+        window = self.window_of() if self.window_of is not None else self.window
+        return int(window.total_seconds())
 
     def claim_step(
         self, incident: Incident, version: int, step: int, text: str, now: datetime
