@@ -118,7 +118,11 @@ def test_acknowledged_then_quiet_past_the_window_then_firing_again_pages_nobody(
     drill = make_drill(quiet_after(policy(), None))  # Alertmanager: no auto_resolve
     drill.fire(minutes(0))
     drill.ack(minutes(2))
-    drill.fire(minutes(8 * 60))  # 8 h of quiet: eight dedupe windows
+    drill.run_until(minutes(8 * 60))  # 8 h of quiet: eight dedupe windows
+    store = drill.h.ctx.store
+    assert [i.key for i in store.list(now=drill.now)] == [KEY]  # still listed
+    assert drill.h.ctx.redis.ttl(store.key_of(KEY)) == -1  # and never expires while live
+    drill.fire(minutes(8 * 60))
     drill.run_until(minutes(9 * 60))
     assert drill.pages == {(minutes(0), "oncall", "trigger"), (minutes(2), "oncall", "acknowledge")}
     incident = drill.h.ctx.store.get(KEY)
