@@ -13,6 +13,7 @@ resolve to every target the incident notified, saying "Auto-resolved: no alert f
 
 from __future__ import annotations
 
+from alertgw import metrics
 from gateway.rules.durations import format_duration
 from workers import sweeps
 from workers.context import Context, current
@@ -36,7 +37,8 @@ def _resolve(ctx: Context, key: str) -> None:
     text = f"no alert for {format_duration(quiet)}" if quiet else ""
     inc = incident.inc if incident is not None else ""
     # the script also takes the member out of the set, or puts its later deadline back
-    ctx.store.auto_resolve(key, inc, text, ctx.clock())
+    if ctx.store.auto_resolve(key, inc, text, ctx.clock()) and incident is not None:
+        metrics.auto_resolved.labels(incident.severity).inc()
 
 
 def opened(ctx: Context, incident: Incident) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from rq.registry import ScheduledJobRegistry
 
 from gateway.models import SEVERITIES
@@ -107,6 +108,11 @@ def make_drill(
         _forget_jobs(h)
 
 
+def auto_resolved() -> float:
+    labels = {"severity": "SEV1"}
+    return REGISTRY.get_sample_value("alertgw_incidents_auto_resolved_total", labels) or 0.0
+
+
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
@@ -149,8 +155,10 @@ def test_a_long_acknowledged_sev1_repeated_every_4h_for_a_day_pages_once(make_dr
 
 def test_auto_resolve_sends_resolve_to_every_target_paged(make_drill):
     drill = make_drill(quiet_after(policy(), HOUR))
+    before = auto_resolved()
     drill.fire(minutes(0))  # nobody acknowledges: the SEV1 path runs to the CEO
     drill.run_until(minutes(70))
+    assert auto_resolved() == before + 1
     resolved = {p for p in drill.pages if p[2] == "resolve"}
     assert drill.pages - resolved == {
         (minutes(0), "oncall", "trigger"),
