@@ -50,6 +50,11 @@ incidents_open = Gauge("alertgw_incidents_open", "Open incidents by severity.", 
 escalation_steps = Counter(
     "alertgw_escalation_steps_total", "Escalation steps fired.", ["escalation", "step"]
 )
+auto_resolved = Counter(
+    "alertgw_incidents_auto_resolved_total",
+    "Incidents resolved by alertgw after their auto_resolve of quiet, by severity.",
+    ["severity"],
+)
 notifications = Counter(
     "alertgw_notifications_total",
     "Notifications by channel (pagerduty, slack), action and outcome.",

@@ -167,3 +167,53 @@ def test_warnings(tmp_path: Path) -> None:
     )
     environ = {"PD_KEY": "k"}
     assert len(load_policy(tmp_path, environ=environ).warnings) == 3
+
+
+AUTO_RESOLVE = """\
+version: 1
+targets:
+  oncall: {pagerduty: {routing_key: k}}
+escalations:
+  standard: {steps: [{notify: [oncall]}]}
+rules:
+  - name: own
+    matchers: ['service="a"']
+    severity: SEV2
+    escalation: standard
+    auto_resolve: 30m
+  - name: off
+    matchers: ['service="b"']
+    severity: SEV2
+    escalation: standard
+    auto_resolve: never
+default: {severity: SEV3, escalation: standard}
+dedupe:
+  window: 2h
+  auto_resolve: DEFAULT
+"""
+
+
+def test_auto_resolve_the_rule_first_then_the_first_matching_dedupe_entry(
+    tmp_path: Path,
+) -> None:
+    listed = "\n    - {matchers: ['source=\"sentry\"'], after: 4h}\n    - {after: 1d}"
+    folder = write(tmp_path, **{"rules.yaml": AUTO_RESOLVE.replace("DEFAULT", listed)})
+    policy = load_policy(folder, environ={})
+    assert policy.dedupe_window == timedelta(hours=2)
+    assert policy.quiet_for("own", {"source": "sentry"}) == timedelta(minutes=30)
+    assert policy.quiet_for("off", {"source": "sentry"}) is None
+    assert policy.quiet_for("default", {"source": "sentry"}) == timedelta(hours=4)
+    assert policy.quiet_for("default", {"source": "datadog"}) == timedelta(days=1)
+    assert policy.quiet_for("a-rule-since-removed", {}) == timedelta(days=1)
+
+
+def test_auto_resolve_as_one_duration_or_unset(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "unset").mkdir()
+    one = write(tmp_path / "one", **{"rules.yaml": AUTO_RESOLVE.replace("DEFAULT", "3h")})
+    assert load_policy(one, environ={}).quiet_for("default", {}) == timedelta(hours=3)
+    text = AUTO_RESOLVE.replace("  auto_resolve: DEFAULT\n", "")
+    unset = write(tmp_path / "unset", **{"rules.yaml": text})
+    policy = load_policy(unset, environ={})
+    assert policy.quiet_for("default", {"source": "sentry"}) is None
+    assert policy.quiet_for("own", {}) == timedelta(minutes=30)

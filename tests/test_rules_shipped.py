@@ -207,3 +207,29 @@ def test_the_example_is_not_loaded_by_default(policy: Policy) -> None:
     assert all(
         path.parent == RULES.relative_to(REPO) or path.parent == RULES for path in policy.files
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "payload", "expected"),
+    [
+        ("sentry", "event_alert.json", timedelta(hours=1)),  # never resolves by itself
+        ("sentry", "issue_created.json", None),  # `resolved` issue webhooks resolve it
+        ("sentry", "metric_alert_critical.json", None),
+        ("alertmanager", "firing_checkout.json", None),  # resolves, repeats every 4h
+        ("datadog", "template_triggered.json", None),  # a metric monitor recovers
+        ("vercel", "deployment_error.json", None),
+    ],
+)
+def test_auto_resolve_only_for_alerts_that_never_resolve(
+    policy: Policy, source: str, payload: str, expected: timedelta | None
+) -> None:
+    for alert in vendor_alerts(source, payload):
+        for decided in policy.classify(alert):
+            assert policy.quiet_for(decided.rule, alert.labels) == expected
+
+
+def test_datadog_event_monitors_auto_resolve(policy: Policy) -> None:
+    fields = {"service": "checkout", "level": "critical", "environment": "production"}
+    alert = make_alert({"event_type": "event_alert"}, source="datadog", **fields)
+    (decided,) = policy.classify(alert)
+    assert policy.quiet_for(decided.rule, alert.labels) == timedelta(hours=1)

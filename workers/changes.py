@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import escalation, muting, reminders, steps
+from workers import autoresolve, escalation, muting, reminders, steps
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
@@ -81,6 +81,7 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         if incident is not None and incident.inc == inc:
             steps.fire(ctx, incident, version, 0, silences)
             reminders.opened(ctx, incident)
+            autoresolve.opened(ctx, incident)
         return
     incident = ctx.store.get(key)
     if incident is None or incident.inc != inc:
@@ -97,6 +98,10 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")
         deliver(key, tag, rows_of(escalation.everyone(notified, action_named(action), line)))
+    elif action == "auto_resolve":
+        # a resolve to every target paged (PagerDuty closes what alertgw opened there)
+        line = f"Auto-resolved: {text}"
+        deliver(key, tag, rows_of(escalation.everyone(notified, "resolve", line)))
     elif action == "unacknowledge":
         line = f"Unacknowledged by {by}: escalation resumes"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))

@@ -69,6 +69,8 @@ class Context:
     inline_paused_until: datetime | None = field(default=None, init=False, repr=False)
     # grid points (epoch seconds) this process asked a reminder sweep for (reminders.py)
     reminder_sweeps: set[int] = field(default_factory=set, init=False, repr=False)
+    # the same for auto-resolve sweeps (autoresolve.py)
+    auto_resolve_sweeps: set[int] = field(default_factory=set, init=False, repr=False)
 
     @property
     def prefix(self) -> str:
@@ -86,7 +88,9 @@ class Context:
         policy = self.policy
         if self._store is None or self._store_policy is not policy:  # rules may be reloaded
             every = {n: s.update_every for n, s in policy.severities.items() if s.update_every}
-            self._store = IncidentStore(self.redis, self.prefix, policy.dedupe_window, every)
+            self._store = IncidentStore(
+                self.redis, self.prefix, policy.dedupe_window, every, policy.quiet_for
+            )
             self._store_policy = policy
         return self._store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from gateway.models import Link, Severity
@@ -41,13 +41,20 @@ class Incident:
     resolved_at: datetime | None
     resolved_by: str | None
     step_at: datetime | None = None  # when `step` fired
+    # quiet after which it is auto-resolved (None: never), counted from the last alert
+    auto_resolve: timedelta | None = None
+    last_alert_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and the CLI."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["links"] = [link.model_dump() for link in self.links]
-        for name in ("opened_at", "received_at", "updated_at", "resolved_at", "step_at"):
+        times = ("opened_at", "received_at", "updated_at", "resolved_at", "step_at")
+        for name in (*times, "last_alert_at"):
             data[name] = data[name].isoformat() if data[name] else None
+        quiet = self.auto_resolve
+        data["auto_resolve_seconds"] = int(quiet.total_seconds()) if quiet else None
+        data.pop("auto_resolve")
         data.pop("thread")
         return data
 
@@ -102,4 +109,8 @@ def incident_from_hash(raw: Mapping[Any, Any]) -> Incident:
         resolved_at=from_timestamp(r["resolved_at"]) if r.get("resolved_at") else None,
         resolved_by=_text(r, "resolved_by"),
         step_at=from_timestamp(r["step_at"]) if r.get("step_at") else None,
+        auto_resolve=timedelta(seconds=float(r["auto_resolve"]))
+        if float(r.get("auto_resolve") or 0) > 0
+        else None,
+        last_alert_at=from_timestamp(r["last_alert_at"]) if r.get("last_alert_at") else None,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple, cast
@@ -29,6 +29,9 @@ from workers.incident_record import (
 from workers.notifiers.base import IncidentStatus
 
 TIMELINE_CAP = 500
+# How long an alert lets its incident stay quiet before it is auto-resolved (None: never),
+# given the alert's rule and labels: `Policy.quiet_for`.
+QuietFor = Callable[[str, Mapping[str, str]], timedelta | None]
 Outcome = Literal["opened", "joined", "raised", "resolved", "partial", "ignored", "duplicate"]
 Operation = Literal["acknowledge", "unacknowledge", "resolve", "note"]
 
@@ -61,18 +64,24 @@ class IncidentStore:
         prefix: str,
         window: timedelta,
         update_every: Mapping[Severity, timedelta] | None = None,
+        quiet_for: QuietFor | None = None,
+        window_of: Callable[[], timedelta] | None = None,
     ) -> None:
         self.redis = client
         self.prefix = prefix
         self.window = window
         # status-update interval by severity: applying an alert schedules the reminders
         self.update_every = dict(update_every or {})
+        self.quiet_for = quiet_for
+        # the current window, for a long-lived store (the API's) over reloaded rules
+        self.window_of = window_of
         self._apply = client.register_script(transitions.APPLY_ALERT)
         self._operate = client.register_script(transitions.OPERATE)
         self._claim_step = client.register_script(transitions.CLAIM_STEP)
         self._claim_reminder = client.register_script(transitions.CLAIM_REMINDER)
         self._mute = client.register_script(transitions.MUTE)
         self._sent = client.register_script(transitions.SENT)
+        self._auto_resolve = client.register_script(transitions.AUTO_RESOLVE)
 
     # keys ---------------------------------------------------------------------------
     def key_of(self, key: str, part: str = "") -> str:
@@ -93,6 +102,11 @@ class IncidentStore:
     def reminders_key(self) -> str:
         """The status-update reminders due, by time (see workers.reminders)."""
         return f"{self.prefix}reminders"
+
+    @property
+    def autoresolve_key(self) -> str:
+        """Live incidents with an `auto_resolve`, by when due (see workers.autoresolve)."""
+        return f"{self.prefix}autoresolve"
 
     def fingerprint_key(self, fingerprint: str) -> str:
         """The index of the live incidents holding an alert (see transitions)."""
@@ -139,9 +153,10 @@ class IncidentStore:
             "escalation": rule.escalation,
             "siblings": dict.fromkeys([key, *siblings], True),
             "now": now.timestamp(),
-            "window": int(self.window.total_seconds()),
+            "window": self._window_seconds,
             "cap": TIMELINE_CAP,
             "remind_after": self._remind_after(rule.severity),
+            "auto_resolve": self._quiet(rule.rule, alert.labels),
             "fields": fields,
         }
         keys = [
@@ -155,6 +170,7 @@ class IncidentStore:
             self.fingerprint_key(alert.fingerprint),
             *(self.open_key(s) for s in SEVERITIES),
             self.reminders_key,
+            self.autoresolve_key,
         ]
         raw = self._apply(keys=keys, args=[json.dumps(args)])
         outcome, version, severity, inc, applied_to = (decoded(v) for v in raw)
@@ -169,6 +185,10 @@ class IncidentStore:
     def _remind_after(self, severity: Severity) -> float:
         every = self.update_every.get(severity)
         return every.total_seconds() if every else 0
+
+    def _quiet(self, rule: str, labels: Mapping[str, str]) -> int:
+        quiet = self.quiet_for(rule, labels) if self.quiet_for else None
+        return int(quiet.total_seconds()) if quiet else 0
 
     def acknowledge(self, key: str, by: str, note: str, now: datetime) -> int | None:
         """Acknowledge an open incident: stops escalation. The new version, or None."""
@@ -188,10 +208,25 @@ class IncidentStore:
 
     def _run(self, action: Operation, key: str, by: str, note: str, now: datetime) -> int | None:
         keys = [self.key_of(key), self.key_of(key, "timeline"), self.changes_key]
-        keys += [self.open_key(s) for s in SEVERITIES]
+        keys += [*(self.open_key(s) for s in SEVERITIES), self.autoresolve_key]
         args: builtins.list[str | float] = [action, by, note, now.timestamp(), TIMELINE_CAP]
+        args += [self.prefix, self._window_seconds]
         version = int(self._operate(keys=keys, args=args))
         return version or None
+
+    def auto_resolve(self, key: str, inc: str, text: str, now: datetime) -> int | None:
+        """Resolve incarnation `inc` if it had no alert for its `auto_resolve` by `now`
+        (see transitions.AUTO_RESOLVE); `text` says why. The new version, or None."""
+        keys = [self.key_of(key), self.key_of(key, "timeline"), self.changes_key]
+        keys += [self.autoresolve_key, *(self.open_key(s) for s in SEVERITIES)]
+        args: builtins.list[str | float] = [key, inc, now.timestamp(), TIMELINE_CAP]
+        args += [self.prefix, self._window_seconds, text]
+        return int(self._auto_resolve(keys=keys, args=args)) or None
+
+    @property
+    def _window_seconds(self) -> int:
+        window = self.window_of() if self.window_of is not None else self.window
+        return int(window.total_seconds())
 
     def claim_step(
         self, incident: Incident, version: int, step: int, text: str, now: datetime
@@ -229,7 +264,8 @@ class IncidentStore:
         entry = json.dumps({"at": now.timestamp(), "kind": kind, "text": text})
         timeline = self.key_of(key, "timeline")
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(timeline, entry)
+            # RPUSHX: a late note never recreates an expired timeline (it would not expire)
+            pipe.rpushx(timeline, entry)
             pipe.ltrim(timeline, -TIMELINE_CAP, -1)
             pipe.execute()
 
@@ -270,7 +306,8 @@ class IncidentStore:
 
     # reads ----------------------------------------------------------------------------
     def get(self, key: str) -> Incident | None:
-        """The incident, or None when unknown or forgotten (dedupe window passed)."""
+        """The incident, or None when unknown or expired (resolved longer than the dedupe
+        window ago)."""
         raw = self.redis.hgetall(self.key_of(key))
         return incident_from_hash(raw) if raw else None
 
@@ -280,13 +317,15 @@ class IncidentStore:
         severity: Severity | None = None,
         now: datetime | None = None,
     ) -> builtins.list[Incident]:
-        """Incidents not yet forgotten, newest first, optionally filtered."""
+        """Live incidents and those resolved within the window, optionally filtered; most
+        severe first, then newest."""
         moment = (now or datetime.now(UTC)).timestamp()
         keys = [decoded(k) for k in self.redis.zrangebyscore(self.index_key, moment, "+inf")]
         found = [i for i in self._get_many(keys) if i is not None]
         found = [i for i in found if status is None or i.status == status]
         found = [i for i in found if severity is None or i.severity == severity]
-        return sorted(found, key=lambda i: i.opened_at, reverse=True)
+        found.sort(key=lambda i: i.opened_at, reverse=True)
+        return sorted(found, key=lambda i: SEVERITIES.index(i.severity))
 
     def open_incidents(self, now: datetime) -> builtins.list[Incident]:
         """Open and acknowledged incidents (for inhibition), any severity."""

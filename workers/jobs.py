@@ -1,5 +1,5 @@
 """The RQ jobs, by the names they are queued under: one per state change, escalation step
-or reminder, plus delivery retries.
+or reminder, sweeps of reminders and auto-resolves, plus delivery retries.
 
 RQ stores a job's function as a dotted name and imports it when the job runs, possibly
 long after, on a worker of another version. So every job is queued as
@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from workers.autoresolve import auto_resolve_due
 from workers.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.context import Context
 from workers.delivery_jobs import deliver, deliver_chat
@@ -26,6 +27,7 @@ __all__ = [
     "INLINE_PAUSE",
     "JOBS",
     "JOB_TIMEOUT_SECONDS",
+    "auto_resolve_due",
     "backoff",
     "deliver",
     "deliver_chat",
@@ -45,6 +47,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "remind_due": remind_due,
     "deliver": deliver,
     "deliver_chat": deliver_chat,
+    "auto_resolve_due": auto_resolve_due,
 }
 
 

@@ -6,12 +6,9 @@ of worker CPU and a Redis round trip to schedule, and ~1 KB of Redis until it ru
 Applying an alert that opens (or raises) a SEV1/SEV2 incident adds its next reminder in
 the same Lua step (`workers.transitions`), so it survives anything a worker does next.
 
-A sweep job (`remind_due`) takes the reminders due, sends each, and puts the next one in
-the set. Sweeps run on a grid of SWEEP_GRID (one job per grid point, whoever asks first):
-the dispatcher asks for the point after a new incident's first reminder, and each sweep
-for the point after the earliest reminder left, so the chain goes on as long as the set
-holds anything. A sweep leases what it takes for LEASE: a worker dying mid-sweep leaves
-them due again then, and RQ re-runs the sweep, which asks for a sweep at that time.
+A sweep job (`remind_due`, see `workers.sweeps`) takes the reminders due, sends each, and
+puts the next one in the set; the dispatcher asks for the sweep after a new incident's
+first reminder.
 
 Reminder `seq` of an incarnation is claimed in Redis (`IncidentStore.claim_reminder`)
 before it is sent, so a re-run finishes the sends of a sweep that died (they are
@@ -20,26 +17,25 @@ idempotent) and no reminder is said twice.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workers import escalation
+from workers import escalation, sweeps
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident, from_timestamp
-from workers.scheduling import digest, schedule
+from workers.incident_record import Incident
+from workers.sweeps import LEASE, SWEEP_GRID, take_due
 
-SWEEP_GRID = timedelta(seconds=10)  # a reminder goes out at most this late
-LEASE = timedelta(seconds=60)
-TAKE = 100  # reminders taken from the set at a time
-
-# Take up to ARGV[3] reminders due by ARGV[1], pushing them to ARGV[2] (the lease).
-_TAKE_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
-for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], member) end
-return due
-"""
+TAG = "rmd"  # the job id tag of reminder sweeps
+__all__ = [  # LEASE and SWEEP_GRID: a reminder goes out at most SWEEP_GRID late
+    "LEASE",
+    "SWEEP_GRID",
+    "Reminder",
+    "ensure_sweep",
+    "keep_sweeping",
+    "remind",
+    "remind_due",
+]
 
 
 @dataclass(frozen=True)
@@ -64,10 +60,8 @@ class Reminder:
 def remind_due() -> None:
     """A sweep: send the reminders due, queue the next of each, ask for the next sweep."""
     ctx = current()
-    key, now = ctx.store.reminders_key, ctx.clock()
-    take = ctx.redis.register_script(_TAKE_DUE)
-    lease = (now + LEASE).timestamp()
-    while due := take(keys=[key], args=[now.timestamp(), lease, TAKE]):
+    key = ctx.store.reminders_key
+    for due in take_due(ctx, key, ctx.clock()):
         for reminder in map(Reminder.parse, due):
             following = _remind(ctx, reminder)
             with ctx.redis.pipeline(transaction=True) as pipe:
@@ -75,8 +69,6 @@ def remind_due() -> None:
                 if following is not None:
                     pipe.zadd(key, {following[0].member: following[1].timestamp()}, nx=True)
                 pipe.execute()
-        if len(due) < TAKE:
-            break
     keep_sweeping(ctx)
 
 
@@ -126,22 +118,12 @@ def keep_sweeping(ctx: Context) -> None:
     its scheduled job was lost) starts again by itself instead of leaving every SEV1/SEV2
     without status updates until a new one opens.
     """
-    first = ctx.redis.zrange(ctx.store.reminders_key, 0, 0, withscores=True)
-    if first:
-        ensure_sweep(ctx, max(from_timestamp(first[0][1]), ctx.clock()))
+    sweeps.keep_sweeping(ctx, ctx.store.reminders_key, TAG, remind_due, ctx.reminder_sweeps)
 
 
 def ensure_sweep(ctx: Context, at: datetime) -> None:
     """A sweep at the first grid point at or after `at` (once per point and process)."""
-    grid = SWEEP_GRID.total_seconds()
-    point = int(math.ceil(at.timestamp() / grid) * grid)
-    if point in ctx.reminder_sweeps:
-        return
-    job_id = f"rmd-{digest(ctx.prefix)}-{point}"
-    schedule(ctx, from_timestamp(point), remind_due, [], job_id, ctx.urgent_queue)
-    now = ctx.clock().timestamp()
-    ctx.reminder_sweeps.difference_update([p for p in ctx.reminder_sweeps if p < now])
-    ctx.reminder_sweeps.add(point)
+    sweeps.ensure_sweep(ctx, TAG, remind_due, ctx.reminder_sweeps, at)
 
 
 def update_every(ctx: Context, incident: Incident | None) -> timedelta | None:

@@ -8,15 +8,18 @@ of it or none of it. The intake script also acknowledges and deletes the hand-of
 so an entry is applied at most once even when a slow consumer's entry was claimed by
 another: the script refuses an entry that is no longer pending.
 
-Keys of one incident (all expire after the dedupe window of quiet):
+Keys of one incident (kept while it is open or acknowledged; all expire the dedupe window
+after it is resolved, so Redis holds only live incidents and recently resolved ones):
   <p>inc:<key>            hash: the record (status, severity, version, inc, step, ...)
   <p>inc:<key>:alerts     hash: fingerprint -> firing | resolved
   <p>inc:<key>:timeline   list: JSON entries, newest last, capped
   <p>inc:<key>:notified   set: target names notified (resolve and updates go to them)
-Indexes: <p>incidents (zset, score = expiry), <p>open:<SEV> (zset of open or acknowledged
-incidents, score = expiry), <p>fp:<fingerprint> (set: the incidents holding that alert,
-expiring with them; an alert whose level changes matches another rule, so its incident
-is found by fingerprint, not by key), and the outbox stream <p>changes.
+Indexes: <p>incidents (zset, score = expiry; +inf while live), <p>open:<SEV> (zset of open
+or acknowledged incidents, score +inf), <p>fp:<fingerprint> (set: the incidents holding
+that alert, expiring with the last live one; an alert whose level changes matches another
+rule, so its incident is found by fingerprint, not by key), <p>autoresolve (zset: live
+incidents with an `auto_resolve`, score = when they are due, see workers.autoresolve),
+and the outbox stream <p>changes.
 """
 
 from __future__ import annotations
@@ -34,13 +37,36 @@ end
 local function keep(keys, seconds)
   for _, k in ipairs(keys) do redis.call('EXPIRE', k, seconds) end
 end
+local function parts(prefix, key)
+  local rec = prefix .. 'inc:' .. key
+  return {rec, rec .. ':alerts', rec .. ':timeline', rec .. ':notified'}
+end
+-- A resolved incident: its keys expire after the window, and so does the index of each
+-- of its fingerprints that no other live incident holds; it leaves the auto-resolve set.
+local function retire(prefix, key, now, window, autoresolve)
+  local own = parts(prefix, key)
+  for _, fp in ipairs(redis.call('HKEYS', own[2])) do
+    local index, needed = prefix .. 'fp:' .. fp, false
+    for _, other in ipairs(redis.call('SMEMBERS', index)) do
+      local s = redis.call('HGET', prefix .. 'inc:' .. other, 'status')
+      if other ~= key and (s == 'open' or s == 'acknowledged') then needed = true end
+    end
+    if not needed then redis.call('EXPIRE', index, window) end
+  end
+  keep(own, window)
+  redis.call('ZADD', prefix .. 'incidents', now + window, key)
+  redis.call('ZREM', autoresolve, key)
+end
 """
 
 # KEYS: inc, alerts, timeline, notified (of the alert's own key), changes, incidents,
-#   intake stream, fingerprint index, open:SEV1..SEV4, reminders
+#   intake stream, fingerprint index, open:SEV1..SEV4, reminders, autoresolve
 # ARGV[1]: JSON {prefix, group, entry, key, fingerprint, status, severity, rule,
-#   escalation, siblings, now, window, cap, remind_after, fields: {title, summary, service,
-#   environment, source, labels, links, received_at}}
+#   escalation, siblings, now, window, cap, remind_after, auto_resolve, fields: {title,
+#   summary, service, environment, source, labels, links, received_at}}
+# `auto_resolve` is the quiet in seconds after which this alert lets its incident be
+# auto-resolved (0: never). An incident keeps the longest of its alerts', never winning:
+# it is not resolved while an alert that resolves by itself may still be firing.
 # `remind_after` is the alert's severity's status-update interval in seconds (0: none):
 # an incident opened or raised at such a severity gets its next reminder due then, in
 # the reminders set (see workers.reminders), in the same step.
@@ -82,7 +108,17 @@ if #pending == 0 then return {'duplicate', 0, '', '', ''} end
 redis.call('XACK', intake, a.group, a.entry)
 redis.call('XDEL', intake, a.entry)
 
-local expires = a.now + a.window
+-- live incidents never expire (see retire for resolved ones)
+local expires = '+inf'
+local function quiet_until(key, combined)
+  local rec = keys_of(key).rec
+  redis.call('HSET', rec, 'auto_resolve', combined, 'last_alert_at', a.now)
+  if combined > 0 then
+    redis.call('ZADD', KEYS[14], a.now + combined, key)
+  else
+    redis.call('ZREM', KEYS[14], key)
+  end
+end
 
 -- live incidents holding this fingerprint (the index forgets the others as it goes)
 local holders = {}
@@ -118,6 +154,8 @@ local function open(key)
   timeline(k.tl, a.now, 'opened', a.severity .. ' by rule ' .. a.rule .. ': ' .. f.title, a.cap)
   redis.call('ZADD', open_index(a.severity), expires, key)
   remind_later(key, a.entry, 1)
+  quiet_until(key, a.auto_resolve)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', a.now)  -- forget what has expired
   change(changes, key, a.entry, version, 'opened', '')
   return 'opened'
 end
@@ -127,6 +165,12 @@ local function join(key)
   redis.call('HSET', k.alerts, a.fingerprint, 'firing')
   redis.call('HINCRBY', k.rec, 'alert_count', 1)
   redis.call('HSET', k.rec, 'updated_at', a.now)
+  local held = tonumber(redis.call('HGET', k.rec, 'auto_resolve') or '0')
+  if held > 0 and a.auto_resolve > 0 then
+    quiet_until(key, math.max(held, a.auto_resolve))
+  else
+    quiet_until(key, 0)
+  end
   local current = redis.call('HGET', k.rec, 'severity')
   if rank(a.severity) >= rank(current) then
     redis.call('ZADD', open_index(current), expires, key)
@@ -170,8 +214,8 @@ local function resolve_in(key)
 end
 
 local function touch(key)
-  local k = keys_of(key)
-  keep({k.rec, k.alerts, k.tl, k.notified}, a.window)
+  if not is_live(key) then return retire(a.prefix, key, a.now, a.window, KEYS[14]) end
+  for _, k in ipairs(parts(a.prefix, key)) do redis.call('PERSIST', k) end
   redis.call('ZADD', index, expires, key)
 end
 
@@ -181,7 +225,7 @@ if a.status == 'firing' then
   if is_live(key) then outcome = join(key) else outcome = open(key) end
   touch(key)
   redis.call('SADD', fp_index, key)
-  redis.call('EXPIRE', fp_index, a.window)
+  redis.call('PERSIST', fp_index)
 else
   -- a resolve ends the fingerprint wherever it fires, whatever rule matched the resolve
   local targets = holders
@@ -203,8 +247,9 @@ return {outcome, tonumber(r[1]), r[2], r[3], key}
 """
 )
 
-# KEYS: inc, timeline, changes, open:SEV1..SEV4
-# ARGV: action (acknowledge | unacknowledge | resolve | note), by, text, now, cap
+# KEYS: inc, timeline, changes, open:SEV1..SEV4, autoresolve
+# ARGV: action (acknowledge | unacknowledge | resolve | note), by, text, now, cap, prefix,
+#   window (a resolve retires the incident: its keys expire after the window)
 # Acknowledge needs an open incident, unacknowledge an acknowledged one (back to open,
 # no lead: escalation resumes), resolve an open or acknowledged one, a note any live
 # one. Returns the new version, or 0 when the incident is not in a state for it.
@@ -236,6 +281,7 @@ elseif action == 'resolve' then
     'updated_at', now)
   redis.call('ZREM', KEYS[3 + tonumber(string.sub(r[3], 4))], r[1])
   timeline(tl, now, 'resolved', line, cap)
+  retire(ARGV[6], r[1], now, tonumber(ARGV[7]), KEYS[8])
 else
   timeline(tl, now, 'note', line, cap)
 end
@@ -270,9 +316,10 @@ return {1, ARGV[4], redis.call('SMEMBERS', KEYS[3])}
 #   now, cap, timeline text ('' for none)
 # Records one delivery as sent in one step: the marker turns "sent"; a page adds its
 # target to `notified` (kept as long as the record: the set is created here, after the
-# apply script set the expiry of the incident's other keys); the first Slack root
-# message becomes the thread (unless one is stored, or the incident is gone); a
-# `notified` timeline entry.
+# apply script set the expiry of the incident's other keys; with the marker's when the
+# incident is gone); the first Slack root message becomes the thread (unless one is
+# stored, or the incident is gone); a `notified` timeline entry (RPUSHX: a late delivery
+# never recreates the timeline of an incident that expired, which then would not expire).
 SENT = (
     _PRELUDE
     + """
@@ -281,13 +328,17 @@ if ARGV[2] ~= '' then
   redis.call('SADD', KEYS[2], ARGV[2])
   local ttl = redis.call('PTTL', KEYS[3])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  if ttl == -2 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 end
 if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[3]) == 1
     and (redis.call('HGET', KEYS[3], 'thread_ts') or '') == '' then
   redis.call('HSET', KEYS[3], 'thread_channel', ARGV[3], 'thread_ts', ARGV[4])
 end
 if ARGV[7] ~= '' then
-  timeline(KEYS[4], tonumber(ARGV[5]), 'notified', ARGV[7], tonumber(ARGV[6]))
+  local entry = cjson.encode({at = tonumber(ARGV[5]), kind = 'notified', text = ARGV[7]})
+  if redis.call('RPUSHX', KEYS[4], entry) > 0 then
+    redis.call('LTRIM', KEYS[4], -tonumber(ARGV[6]), -1)
+  end
 end
 return 1
 """
@@ -317,5 +368,39 @@ if r[3] == ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'muted', ARGV[2])
 timeline(KEYS[2], tonumber(ARGV[3]), ARGV[5], ARGV[6], tonumber(ARGV[4]))
 return 1
+"""
+)
+
+# KEYS: inc, timeline, changes, autoresolve, open:SEV1..SEV4
+# ARGV: key, inc, now, cap, prefix, window, text (say "no alert for 1h")
+# Auto-resolves incarnation `inc` if it is live and has had no alert for its
+# `auto_resolve`: one step like every resolve, so a resolve from the source, PagerDuty,
+# Slack or the API racing it wins or loses whole (never two resolves). Keeps the
+# auto-resolve set right: a later deadline (an alert came meanwhile) goes back in, and
+# anything not live or without `auto_resolve` leaves it. Returns the new version, or 0.
+AUTO_RESOLVE = (
+    _PRELUDE
+    + """
+local key, now = ARGV[1], tonumber(ARGV[3])
+local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'severity', 'auto_resolve',
+  'last_alert_at')
+local quiet = tonumber(r[4] or '0') or 0
+if (r[1] ~= 'open' and r[1] ~= 'acknowledged') or quiet <= 0 then
+  redis.call('ZREM', KEYS[4], key)
+  return 0
+end
+local due = tonumber(r[5]) + quiet
+if due > now or r[2] ~= ARGV[2] then
+  redis.call('ZADD', KEYS[4], due, key)
+  return 0
+end
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'status', 'resolved', 'resolved_at', now,
+  'resolved_by', 'auto-resolve', 'updated_at', now)
+redis.call('ZREM', KEYS[4 + tonumber(string.sub(r[3], 4))], key)
+timeline(KEYS[2], now, 'resolved', 'Auto-resolved: ' .. ARGV[7], tonumber(ARGV[4]))
+change(KEYS[3], key, r[2], version, 'auto_resolve', 'alertgw', ARGV[7])
+retire(ARGV[5], key, now, tonumber(ARGV[6]), KEYS[4])
+return version
 """
 )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.api import pages
 from gateway.api.exceptions import Conflict
 from gateway.api.http import guarded, read_model, reply
 from gateway.api.models import (
@@ -60,13 +61,18 @@ class IncidentsApi:
     async def list(self, request: Request) -> Response:
         status = _choice(request, "status", STATUSES)
         severity = _choice(request, "severity", SEVERITIES)
+        limit = pages.parse_limit(request.query_params.get("limit"))
+        cursor = request.query_params.get("cursor")
+        after = pages.decode_cursor(cursor) if cursor else None
         found = await self._services.call(
             self._store.list,
             status=status,  # type: ignore[arg-type]
             severity=severity,  # type: ignore[arg-type]
             now=self._services.clock(),
         )
-        return reply(IncidentList(incidents=[incident_out(i) for i in found]))
+        taken, following = pages.page(found, limit, after)
+        incidents = [incident_out(i) for i in taken]
+        return reply(IncidentList(incidents=incidents, total=len(found), next_cursor=following))
 
     async def show(self, request: Request) -> Response:
         key = request.path_params["key"]
@@ -117,7 +123,7 @@ class IncidentsApi:
     def _found(self, key: str) -> Incident:
         incident = self._store.get(key)
         if incident is None:
-            raise NotFound(f"no incident {key!r} (unknown, or forgotten after the dedupe window)")
+            raise NotFound(f"no incident {key!r} (unknown, or resolved longer ago than the window)")
         return incident
 
 

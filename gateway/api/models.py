@@ -91,6 +91,10 @@ class IncidentOut(BaseModel):
     step: int
     resolved_at: datetime | None
     resolved_by: str | None
+    last_alert_at: datetime | None = Field(default=None, description="when an alert last came")
+    auto_resolve_seconds: int | None = Field(
+        default=None, description="resolved after this much quiet; null: never"
+    )
 
 
 class TimelineEntryOut(BaseModel):
@@ -112,7 +116,13 @@ class IncidentDetail(IncidentOut):
 
 
 class IncidentList(BaseModel):
+    """A page of incidents: most severe first, then newest."""
+
     incidents: list[IncidentOut]
+    total: int = Field(description="how many incidents match, on every page together")
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null on the last page"
+    )
 
 
 class SilenceList(BaseModel):

@@ -94,11 +94,25 @@ def openapi_document() -> dict[str, Any]:
     paths = {
         "/api/v1/incidents": {
             "get": _op(
-                "List incidents, newest first",
-                (200, IncidentList, "the incidents"),
+                "List incidents, most severe first, then newest; a page at a time",
+                (200, IncidentList, "a page of the incidents, and how many match"),
                 params=[
                     _query("status", ["open", "acknowledged", "resolved"]),
                     _query("severity", ["SEV1", "SEV2", "SEV3", "SEV4"]),
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "description": "incidents per page (default 100)",
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "next_cursor of the previous page",
+                    },
                 ],
             )
         },

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
 import redis
@@ -48,8 +48,9 @@ class Services:
     ) -> Services:
         client = connect_sync(settings)
         prefix = settings.redis_prefix
-        # the window only matters when alerts are applied (workers); operations ignore it
-        incidents = IncidentStore(client, prefix, policy.current.dedupe_window)
+        # a resolve keeps the incident readable for the window of the rules active then
+        window = policy.current.dedupe_window
+        incidents = IncidentStore(client, prefix, window, window_of=_window_of(policy))
         return cls(settings, client, incidents, SilenceStore(client, prefix), clock)
 
     async def call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -71,3 +72,7 @@ class Services:
         """Record a processed delivery; False when it was recorded already (a race lost)."""
         key = delivery_key(self.settings.redis_prefix, vendor, delivery_id)
         return bool(self.redis.set(key, "1", nx=True, ex=DELIVERY_ID_TTL_SECONDS))
+
+
+def _window_of(policy: LivePolicy) -> Callable[[], timedelta]:
+    return lambda: policy.current.dedupe_window

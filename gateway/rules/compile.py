@@ -9,6 +9,7 @@ from gateway.rules.intervals import NamedInterval, Period, Range
 from gateway.rules.lint import policy_warnings
 from gateway.rules.merge import Merged
 from gateway.rules.model import (
+    AutoResolve,
     Escalation,
     InhibitRule,
     PagerDutyTarget,
@@ -19,7 +20,14 @@ from gateway.rules.model import (
     Step,
     Target,
 )
-from gateway.rules.schema import DEFAULT_RULE, EscalationModel, PeriodModel, RuleModel, TargetModel
+from gateway.rules.schema import (
+    DEFAULT_RULE,
+    DedupeModel,
+    EscalationModel,
+    PeriodModel,
+    RuleModel,
+    TargetModel,
+)
 
 # SPEC §1: the plan's PagerDuty severities and status update cadence.
 DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
@@ -48,9 +56,15 @@ def compile_policy(merged: Merged) -> Policy:
         },
         rules=tuple(_rule(placed.value) for placed in merged.rules),
         default=Rule(
-            DEFAULT_RULE, (), default.severity, default.escalation, tuple(default.group_by)
+            DEFAULT_RULE,
+            (),
+            default.severity,
+            default.escalation,
+            tuple(default.group_by),
+            auto_resolve=default.auto_resolve,
         ),
         dedupe_window=merged.dedupe.value.window if merged.dedupe else DEFAULT_DEDUPE_WINDOW,
+        auto_resolve=_auto_resolve(merged.dedupe.value if merged.dedupe else None),
         inhibit=tuple(
             InhibitRule(tuple(i.source_matchers), tuple(i.target_matchers), tuple(i.equal))
             for i in (placed.value for placed in merged.inhibit)
@@ -58,6 +72,16 @@ def compile_policy(merged: Merged) -> Policy:
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
     )
+
+
+def _auto_resolve(model: DedupeModel | None) -> tuple[AutoResolve, ...]:
+    """`dedupe.auto_resolve` as a list: a plain duration is one entry matching everything."""
+    given = model.auto_resolve if model else None
+    if given is None:
+        return ()
+    if isinstance(given, timedelta):
+        return (AutoResolve((), given),)
+    return tuple(AutoResolve(tuple(entry.matchers), entry.after) for entry in given)
 
 
 def _target(name: str, model: TargetModel) -> Target:
@@ -106,4 +130,5 @@ def _rule(model: RuleModel) -> Rule:
         escalation=model.escalation,
         group_by=tuple(model.group_by),
         continue_=model.continue_,
+        auto_resolve=model.auto_resolve,
     )

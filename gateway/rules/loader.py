@@ -23,7 +23,7 @@ from gateway.rules.documents import Document, Loc, read_document
 from gateway.rules.errors import RulesError
 from gateway.rules.merge import merge, references
 from gateway.rules.model import Policy
-from gateway.rules.schema import FileModel
+from gateway.rules.schema import UNION_TAGS, FileModel
 
 RULE_FILE_SUFFIX = ".yaml"
 
@@ -81,7 +81,7 @@ def _after_unset(document: Document, loc: tuple[int | str, ...]) -> bool:
 
 
 def _problem(document: Document, detail: ErrorDetails) -> str:
-    loc: Loc = tuple(detail["loc"])
+    loc: Loc = tuple(part for part in detail["loc"] if part not in UNION_TAGS)
     on_key = bool(loc) and loc[-1] == "[key]"
     if on_key:
         loc = loc[:-1]

@@ -137,6 +137,9 @@ class Rule:
     escalation: str
     group_by: tuple[str, ...] = ()
     continue_: bool = False
+    # quiet after which its incidents auto-resolve: None defers to the policy's
+    # `dedupe.auto_resolve`, zero is `never`
+    auto_resolve: timedelta | None = None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         # a plain loop: this runs for every rule on every alert, and all() over a
@@ -155,6 +158,17 @@ class Rule:
             incident_key=incident_key(self.name, self.group_by, labels, fingerprint),
             group_by=self.group_by,
         )
+
+
+@dataclass(frozen=True)
+class AutoResolve:
+    """`dedupe.auto_resolve`: alerts matching every matcher resolve after `after` of quiet."""
+
+    matchers: tuple[Matcher, ...]
+    after: timedelta  # zero: never
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,7 @@ class Policy:
     default: Rule  # named "default", no matchers
     dedupe_window: timedelta = timedelta(hours=1)
     inhibit: tuple[InhibitRule, ...] = ()
+    auto_resolve: tuple[AutoResolve, ...] = ()  # first match wins; none: never
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 
@@ -213,6 +228,20 @@ class Policy:
         # Bound `matches` methods, looked up once: classify is the gateway's hot path and
         # this saves an attribute lookup and a call per rule (see bench/bench_classify.py).
         return tuple((rule, tuple(m.matches for m in rule.matchers)) for rule in self.rules)
+
+    @cached_property
+    def _rules_by_name(self) -> dict[str, Rule]:
+        return {rule.name: rule for rule in (*self.rules, self.default)}
+
+    def quiet_for(self, rule: str, labels: Mapping[str, str]) -> timedelta | None:
+        """How long without an alert before an incident of `rule` holding an alert
+        labelled `labels` is auto-resolved: the rule's own `auto_resolve`, else the
+        first matching `dedupe.auto_resolve` entry; None for never."""
+        named = self._rules_by_name.get(rule)
+        if named is not None and named.auto_resolve is not None:
+            return named.auto_resolve or None
+        found = next((entry.after for entry in self.auto_resolve if entry.matches(labels)), None)
+        return found or None
 
     def classify(self, alert: Alert) -> list[Classification]:
         """The rules that match `alert`, in order: the first match, plus the matches after

@@ -12,7 +12,16 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    model_validator,
+)
 
 from gateway.models import Level, Severity
 from gateway.rules import intervals
@@ -22,6 +31,7 @@ from gateway.rules.matchers import LABEL_NAME, LabelMatcher, parse_matcher
 
 # The rule an alert gets when no other matches; incident keys start with the rule name.
 DEFAULT_RULE = "default"
+NEVER = "never"  # a rule's `auto_resolve` that turns the `dedupe` default off
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _LABEL = re.compile(LABEL_NAME)
 
@@ -30,6 +40,16 @@ def _duration(value: Any) -> timedelta:
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 5m, got {value!r}")
     return parse_duration(value)
+
+
+def _quiet(value: Any) -> timedelta:
+    """A rule's `auto_resolve`: a duration, or `never` (zero) to turn the default off."""
+    if value == NEVER:
+        return timedelta(0)
+    quiet = _duration(value)
+    if not quiet:
+        raise ValueError(f"auto_resolve must be longer than 0; write {NEVER!r} for none")
+    return quiet
 
 
 def _matcher(value: Any) -> LabelMatcher:
@@ -81,6 +101,7 @@ def _field(parse: Any) -> Any:
 
 
 Duration = Annotated[timedelta, PlainValidator(_duration)]
+Quiet = Annotated[timedelta, PlainValidator(_quiet)]  # zero: never
 Matcher = Annotated[LabelMatcher, PlainValidator(_matcher)]
 Name = Annotated[str, AfterValidator(_name)]
 RuleName = Annotated[str, AfterValidator(_rule_name)]
@@ -167,16 +188,40 @@ class RuleModel(Strict):
     escalation: str
     group_by: GroupBy = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+    auto_resolve: Quiet | None = None  # None: `dedupe.auto_resolve` decides
 
 
 class DefaultModel(Strict):
     severity: Severity
     escalation: str
     group_by: GroupBy = Field(default_factory=list)
+    auto_resolve: Quiet | None = None
+
+
+class AutoResolveModel(Strict):
+    """One entry of a `dedupe.auto_resolve` list: alerts matching `matchers` (all of
+    them) resolve after `after` of quiet; the first matching entry decides."""
+
+    matchers: list[Matcher] = Field(default_factory=list)
+    after: Quiet
+
+
+def _form(value: Any) -> str:
+    return "<list>" if isinstance(value, list) else "<duration>"
+
+
+# The forms a value may take, told apart by its YAML type (not by trying each, which would
+# report every form's errors); the loader drops these tags from error paths.
+UNION_TAGS = frozenset({"<list>", "<duration>"})
+AutoResolveDefault = Annotated[
+    Annotated[Quiet, Tag("<duration>")] | Annotated[list[AutoResolveModel], Tag("<list>")],
+    Discriminator(_form),
+]
 
 
 class DedupeModel(Strict):
     window: Duration
+    auto_resolve: AutoResolveDefault | None = None
 
 
 class InhibitModel(Strict):

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from tests.api.operator import KEY, bearer, open_incident, operator_app, status
 from tests.workers.conftest import Harness
+from tests.workers.helpers import entry, hand_off
 
 SLASHED = "deploy-failed:project=web/app,target=production"
 HASHED = "very-long-rule:#0123456789abcdef0123456789abcdef"
@@ -178,3 +179,82 @@ def test_openapi_document_describes_the_api(app: tuple[TestClient, Harness, Any]
     assert "timeline" in schemas["IncidentDetail"]["properties"]
     created = document["paths"]["/api/v1/silences"]["post"]["responses"]["201"]
     assert created["content"]["application/json"]["schema"]["$ref"].endswith("/SilenceOut")
+
+
+# the list: most severe first, then newest, a page at a time
+
+
+def test_300_incidents_do_not_bury_the_one_sev1(app: tuple[TestClient, Harness, Any]):
+    http, harness, _ = app
+    for n in range(300):
+        key = f"noise:am:{n}"
+        hand_off(harness.ctx.redis, harness.ctx.prefix, entry(f"am:{n}", severity="SEV3", key=key))
+    harness.intake.drain()
+    harness.clock.advance(timedelta(minutes=1))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry("am:sev1", severity="SEV1", key=KEY))
+    harness.intake.drain()
+    harness.clock.advance(timedelta(minutes=1))  # the newest of all is a SEV4
+    sev4 = entry("am:sev4", severity="SEV4", key="chat:x")
+    hand_off(harness.ctx.redis, harness.ctx.prefix, sev4)
+    harness.intake.drain()
+    first = http.get("/api/v1/incidents?limit=10", headers=bearer()).json()
+    assert first["incidents"][0]["key"] == KEY
+    assert [i["severity"] for i in first["incidents"]] == ["SEV1"] + ["SEV3"] * 9
+    assert first["total"] == 302
+    assert first["next_cursor"]
+    default = http.get("/api/v1/incidents", headers=bearer()).json()
+    assert (len(default["incidents"]), default["total"]) == (100, 302)
+
+
+def test_the_cursor_walks_every_incident_once_in_order(app: tuple[TestClient, Harness, Any]):
+    http, harness, _ = app
+    for n in range(25):
+        severity = ("SEV1", "SEV2", "SEV3", "SEV4")[n % 4]
+        e = entry(f"am:{n}", severity=severity, key=f"r{n}:am:{n}")  # type: ignore[arg-type]
+        hand_off(harness.ctx.redis, harness.ctx.prefix, e)
+        harness.clock.advance(timedelta(seconds=30))
+        harness.intake.drain()
+    seen: list[tuple[str, str]] = []
+    cursor = ""
+    while True:
+        answer = http.get(f"/api/v1/incidents?limit=7&cursor={cursor}", headers=bearer()).json()
+        assert answer["total"] == 25
+        seen += [(i["severity"], i["opened_at"]) for i in answer["incidents"]]
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 25
+    assert seen == sorted(seen, key=lambda s: (s[0], [-ord(c) for c in s[1]]))
+    assert [s for s, _ in seen[:7]] == ["SEV1"] * 7
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=ten", "limit=-5"])
+def test_a_limit_outside_1_to_1000_is_a_400(app: tuple[TestClient, Harness, Any], query: str):
+    http, _, _ = app
+    answer = http.get(f"/api/v1/incidents?{query}", headers=bearer())
+    assert answer.status_code == 400
+    value = query.split("=", 1)[1]
+    assert answer.json() == {
+        "error": f"limit: must be a whole number from 1 to 1000, not {value!r}"
+    }
+
+
+def test_a_cursor_this_api_did_not_give_is_a_400(app: tuple[TestClient, Harness, Any]):
+    http, _, _ = app
+    for bad in ("nonsense!", "bm9wZQ", "WzEsMl0"):  # not base64; "nope"; [1,2]
+        answer = http.get(f"/api/v1/incidents?cursor={bad}", headers=bearer())
+        assert answer.status_code == 400
+        assert answer.json()["error"].startswith("cursor: not a cursor from this API")
+
+
+def test_the_last_page_has_no_cursor_and_an_empty_list_says_zero(
+    app: tuple[TestClient, Harness, Any],
+):
+    http, harness, _ = app
+    empty = http.get("/api/v1/incidents", headers=bearer()).json()
+    assert empty == {"incidents": [], "total": 0, "next_cursor": None}
+    open_incident(harness)
+    one = http.get("/api/v1/incidents?limit=1", headers=bearer()).json()
+    assert (one["total"], one["next_cursor"]) == (1, None)
+    assert one["incidents"][0]["auto_resolve_seconds"] is None
+    assert one["incidents"][0]["last_alert_at"].startswith("2026-03-02T10:00")

@@ -63,5 +63,5 @@ def test_slack_actions_check_the_timestamp_against_the_real_clock(client: TestCl
 def test_the_api_is_mounted(client: TestClient):
     assert client.get("/api/v1/openapi.json").status_code == 200
     answer = client.get("/api/v1/incidents", headers={"authorization": "Bearer t"})
-    assert answer.json() == {"incidents": []}
+    assert answer.json() == {"incidents": [], "total": 0, "next_cursor": None}
     assert client.get("/api/v1/incidents").status_code == 401

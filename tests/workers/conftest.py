@@ -12,10 +12,12 @@ from rq.registry import ScheduledJobRegistry
 
 from gateway.rules.model import Policy
 from gateway.settings import Settings
+from tests.fakes.vendors import TEST_BOT_TOKEN, FakePagerDuty, FakeSlack
 from tests.workers.helpers import Clock, Recorder, SlackRecorder, policy
 from workers import context
 from workers.context import Context
 from workers.intake import Intake
+from workers.notifiers import build_notifiers
 
 
 @dataclass
@@ -71,15 +73,25 @@ class Harness:
 
 
 def make_harness(
-    client: redis.Redis, prefix: str, rules: Policy | None = None, delivery: str = "live"
+    client: redis.Redis,
+    prefix: str,
+    rules: Policy | None = None,
+    delivery: str = "live",
+    vendors: tuple[FakePagerDuty, FakeSlack] | None = None,
 ) -> Harness:
+    """A harness with recording notifiers, or with the real ones talking to `vendors`."""
     clock = Clock()
     pagerduty, slack = Recorder(), SlackRecorder()
     url = client.get_connection_kwargs().get("path")
     url = f"unix://{url}" if url else _tcp_url(client)
-    settings = Settings(redis_url=url, redis_prefix=prefix, delivery=delivery)  # type: ignore[arg-type]
+    urls = {}
+    if vendors is not None:
+        urls = {"pagerduty_events_url": vendors[0].events_url, "slack_api_url": vendors[1].api_url}
+        urls["slack_bot_token"] = TEST_BOT_TOKEN
+    settings = Settings(redis_url=url, redis_prefix=prefix, delivery=delivery, **urls)  # type: ignore[arg-type]
     active = rules or policy()
-    ctx = Context(settings, client, lambda: active, [pagerduty, slack], clock=clock)
+    notifiers = build_notifiers(settings, client) if vendors else [pagerduty, slack]
+    ctx = Context(settings, client, lambda: active, notifiers, clock=clock)
     context.install(ctx)
     intake = Intake(ctx, "test-consumer", block_ms=10, claim_every=0)
     intake.ensure_groups()

@@ -177,17 +177,31 @@ def test_claim_reminder_once_per_sequence(redis_client, key_prefix):
     assert store.claim_reminder(key, applied.inc, 2) == 0
 
 
-def test_forgotten_after_the_dedupe_window(redis_client, key_prefix):
+def test_a_live_incident_is_kept_however_long_it_is_quiet(redis_client, key_prefix):
     store = make_store(redis_client, key_prefix)
     apply(store, entry())
     key = "checkout-down:service=checkout"
-    assert 3500 < redis_client.ttl(store.key_of(key)) <= 3600
-    assert redis_client.ttl(store.key_of(key, "timeline")) > 3500
-    later = T0 + timedelta(hours=1, seconds=1)
-    assert store.count_open(later)["SEV1"] == 0
-    assert store.list(now=later) == []
-    assert [i.key for i in store.list(now=T0, status="open")] == [key]
+    for part in ("", "alerts", "timeline"):
+        assert redis_client.ttl(store.key_of(key, part)) == -1  # no expiry
+    assert redis_client.ttl(store.fingerprint_key("am:1")) == -1
+    store.acknowledge(key, "jane", "", T0 + timedelta(minutes=1))
+    month = T0 + timedelta(days=30)
+    assert store.count_open(month)["SEV1"] == 1
+    assert [i.key for i in store.list(now=month, status="acknowledged")] == [key]
     assert store.list(now=T0, severity="SEV2") == []
+
+
+def test_a_resolved_incident_is_readable_for_the_window(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    apply(store, entry())
+    key = "checkout-down:service=checkout"
+    store.resolve(key, "jane", "", T0 + timedelta(minutes=2))
+    for part in ("", "alerts", "timeline"):
+        assert 3500 < redis_client.ttl(store.key_of(key, part)) <= 3600
+    assert 3500 < redis_client.ttl(store.fingerprint_key("am:1")) <= 3600
+    assert store.count_open(T0)["SEV1"] == 0
+    assert [i.status for i in store.list(now=T0 + timedelta(minutes=61))] == ["resolved"]
+    assert store.list(now=T0 + timedelta(minutes=62, seconds=1)) == []
 
 
 def test_incident_as_dict_is_json_ready(redis_client, key_prefix):
@@ -268,12 +282,27 @@ def test_the_fingerprint_index_lives_as_long_as_its_incident(redis_client, key_p
     apply(store, entry("am:f", severity="SEV3", key="warning:am:f"))
     index = store.fingerprint_key("am:f")
     assert redis_client.smembers(index) == {b"warning:am:f"}
-    assert 3500 < redis_client.ttl(index) <= 3600
+    assert redis_client.ttl(index) == -1  # kept while the incident is live
     # an incident resolved by an operator no longer holds its alerts: a new one opens
     store.resolve("warning:am:f", "jane", "", T0)
     again = apply(store, entry("am:f", severity="SEV1", key="down:am:f"), minutes=1)
     assert (again.outcome, again.key) == ("opened", "down:am:f")
     assert redis_client.smembers(index) == {b"down:am:f"}
+    assert redis_client.ttl(index) == -1
+    store.resolve("down:am:f", "jane", "", T0)
+    assert 3500 < redis_client.ttl(index) <= 3600  # no live incident holds it now
+
+
+def test_the_fingerprint_index_stays_while_another_live_incident_holds_it(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    both = ["a:am:f", "b:am:f"]  # two rules with `continue: true`
+    apply(store, entry("am:f", key="a:am:f", rule="a"), siblings=both)
+    apply(store, entry("am:f", key="b:am:f", rule="b"), siblings=both)
+    index = store.fingerprint_key("am:f")
+    store.resolve("a:am:f", "jane", "", T0)
+    assert redis_client.ttl(index) == -1
+    store.resolve("b:am:f", "jane", "", T0)
+    assert 3500 < redis_client.ttl(index) <= 3600
 
 
 def test_unacknowledge_reopens_only_an_acknowledged_incident(redis_client, key_prefix):
@@ -312,9 +341,18 @@ def test_sent_records_marker_notified_thread_and_timeline_in_one_step(redis_clie
     store.sent(key, marker, 600, None, ("C1", "2.0"), None, T0)  # a root exists: kept
     assert redis_client.get(marker) == b"sent"
     assert store.notified(key) == {"oncall"}
-    # created after the apply set the incident's expiry: it must expire with the record
-    notified_ttl = redis_client.ttl(store.key_of(key, "notified"))
-    assert 0 < notified_ttl <= redis_client.ttl(store.key_of(key))
+    # created after the apply: it must live (and later expire) with the record
+    assert redis_client.ttl(store.key_of(key, "notified")) == -1
     assert store.get(key).thread == ("C1", "1.0")  # type: ignore[union-attr]
     notes = [t.text for t in store.timeline(key) if t.kind == "notified"]
     assert notes == ["trigger to oncall", "trigger to incidents"]
+    store.resolve(key, "jane", "", T0)
+    store.sent(key, marker, 600, "eng-lead", None, "resolve to eng-lead", T0)
+    notified_ttl = redis_client.ttl(store.key_of(key, "notified"))
+    assert 0 < notified_ttl <= redis_client.ttl(store.key_of(key))
+    # a delivery after the incident expired recreates nothing that would never expire
+    redis_client.delete(*(store.key_of(key, part) for part in ("", "timeline", "notified")))
+    store.sent(key, marker, 600, "cto", None, "late", T0)
+    store.note(key, "note", "late", T0)
+    assert redis_client.exists(store.key_of(key, "timeline")) == 0
+    assert 0 < redis_client.ttl(store.key_of(key, "notified")) <= 600
