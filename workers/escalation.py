@@ -83,7 +83,7 @@ def caught_up(
         fresh += [name for name in step.notify if name not in notified and name not in fresh]
     if not fresh:
         return []
-    text = f"Escalated to {', '.join(fresh)} (step {index + 1} of {len(steps)}, reached by now)"
+    text = f"Escalated to {', '.join(fresh)} (step {index + 1} of {len(steps)})"
     return [Delivery(name, "trigger", text) for name in fresh] + updates(
         policy, notified, "escalate", text
     )

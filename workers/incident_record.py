@@ -49,6 +49,8 @@ class Incident:
         for name in ("opened_at", "received_at", "updated_at", "resolved_at", "step_at"):
             data[name] = data[name].isoformat() if data[name] else None
         data.pop("thread")
+        # title, summary and labels are the latest alert's; this says since when it fires
+        data["first_seen_at"] = data["received_at"]
         return data
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +16,7 @@ from tests.workers.helpers import Clock, Recorder, SlackRecorder, policy
 from workers import context
 from workers.context import Context
 from workers.intake import Intake
+from workers.notifiers.base import Notifier
 
 
 @dataclass
@@ -71,15 +72,20 @@ class Harness:
 
 
 def make_harness(
-    client: redis.Redis, prefix: str, rules: Policy | None = None, delivery: str = "live"
+    client: redis.Redis,
+    prefix: str,
+    rules: Policy | None = None,
+    delivery: str = "live",
+    notifiers: Sequence[Notifier] = (),
 ) -> Harness:
+    """A harness with recording notifiers, or `notifiers` (real ones, to the fake vendors)."""
     clock = Clock()
     pagerduty, slack = Recorder(), SlackRecorder()
     url = client.get_connection_kwargs().get("path")
     url = f"unix://{url}" if url else _tcp_url(client)
     settings = Settings(redis_url=url, redis_prefix=prefix, delivery=delivery)  # type: ignore[arg-type]
     active = rules or policy()
-    ctx = Context(settings, client, lambda: active, [pagerduty, slack], clock=clock)
+    ctx = Context(settings, client, lambda: active, notifiers or [pagerduty, slack], clock=clock)
     context.install(ctx)
     intake = Intake(ctx, "test-consumer", block_ms=10, claim_every=0)
     intake.ensure_groups()
