@@ -339,6 +339,28 @@ def test_a_raise_before_step_one_fired_acknowledged_then_unacknowledged(timeline
     ]
 
 
+# -- silenced -------------------------------------------------------------------------
+
+
+def test_a_raise_during_a_silence_pages_when_the_silence_ends(timeline: Timeline):
+    timeline.fire(0, "warning")
+    timeline.until(30 * S)
+    matchers = ['service="checkout"']
+    now = timeline.h.clock.now
+    timeline.h.ctx.silences.create(matchers, now, now + timedelta(hours=2), "deploy", "jane", now)
+    timeline.fire(M, "critical")
+    timeline.until(5 * H)
+    assert timeline.since(M) == [
+        (M, "incidents", "edit", "SEV1 Investigating"),
+        (M, "incidents", "reply", "Severity raised to SEV1"),
+        # the page the raise owes on-call is a step: it waits for the silence to end
+        (2 * H + 30 * S, "incidents", "reply", "Escalated to oncall (step 1 of 2)"),
+        (2 * H + 30 * S, "oncall", "trigger", "critical"),
+        (3 * H + 30 * S, "incidents", "reply", "Escalated to lead (step 2 of 2)"),
+        (3 * H + 30 * S, "lead", "trigger", "critical"),
+    ]
+
+
 # -- severity is never lowered ---------------------------------------------------------
 
 
