@@ -89,9 +89,7 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
     tag = f"{inc}:{version}:{action}"
     notified = ctx.store.notified(key)
     if action == "severity_raised":
-        text = f"Severity raised to {incident.severity}"
-        rows = rows_of(escalation.updates(ctx.policy, notified, "severity_raised", text))
-        deliver(key, tag, rows)
+        deliver(key, tag, rows_of(escalation.raise_told(ctx.policy, incident, notified)))
         steps.raised(ctx, incident, version)
         reminders.raised(ctx)
     elif action in ("acknowledge", "resolve"):

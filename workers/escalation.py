@@ -43,6 +43,52 @@ def reached(steps: list[PlannedStep], elapsed: timedelta) -> int:
     return max((s.index for s in steps if s.after <= elapsed), default=0)
 
 
+def first_round(policy: Policy, incident: Incident) -> list[PlannedStep]:
+    """The incident's path without its `repeat` rounds."""
+    escalation = policy.escalations.get(incident.escalation)
+    if escalation is None:
+        return []
+    per_round = sum(1 for step in escalation.steps if step.applies_to(incident.severity))
+    return escalation.plan(incident.severity)[:per_round]
+
+
+def covered(steps: list[PlannedStep], notified: Iterable[str]) -> int:
+    """The last step that, with every step before it, notifies only `notified` targets
+    (-1 when step 1 has a target not told yet).
+
+    This is where a raised incident stands on its new path: found by who was told,
+    never by a step index of the old path. Pass the first round only (`first_round`):
+    a `repeat` round pages its targets again.
+    """
+    told = set(notified)
+    done = -1
+    for step in steps:
+        if not told.issuperset(step.notify):
+            break
+        done = step.index
+    return done
+
+
+def caught_up(
+    steps: list[PlannedStep], index: int, notified: set[str], policy: Policy
+) -> list[Delivery]:
+    """What firing step `index` sends when the incident jumps to it after a raise.
+
+    Every target of the steps up to `index` not told yet is paged (`trigger`), once;
+    targets told already heard of the raise (`severity_raised`, a PagerDuty re-trigger)
+    and are not paged again. Slack channels told already get an "escalated" reply.
+    """
+    fresh: list[str] = []
+    for step in steps[: index + 1]:
+        fresh += [name for name in step.notify if name not in notified and name not in fresh]
+    if not fresh:
+        return []
+    text = f"Escalated to {', '.join(fresh)} (step {index + 1} of {len(steps)})"
+    return [Delivery(name, "trigger", text) for name in fresh] + updates(
+        policy, notified, "escalate", text
+    )
+
+
 def resumed(
     steps: list[PlannedStep], step: int, step_at: datetime | None
 ) -> tuple[int, datetime | None] | None:
@@ -95,6 +141,27 @@ def updates(policy: Policy, notified: Iterable[str], action: Action, text: str) 
         for name in sorted(notified)
         if (target := policy.targets.get(name)) is not None and target.slack is not None
     ]
+
+
+def raise_told(policy: Policy, incident: Incident, notified: Iterable[str]) -> list[Delivery]:
+    """What a raise says to the targets told so far.
+
+    Slack threads read "Severity raised to SEV1"; every PagerDuty target paged gets a
+    trigger again (same dedup_key) with the new severity and summary. An acknowledged
+    incident pages nobody: its thread says that it stays acknowledged.
+    """
+    text = f"Severity raised to {incident.severity}"
+    if incident.status == "acknowledged":
+        text += f" while acknowledged by {incident.lead or 'someone'}: nobody paged"
+    told = updates(policy, notified, "severity_raised", text)
+    if incident.status != "open":
+        return told
+    paged = [
+        Delivery(name, "escalate", text)
+        for name in sorted(notified)
+        if (target := policy.targets.get(name)) is not None and target.pagerduty is not None
+    ]
+    return told + paged
 
 
 def everyone(notified: Iterable[str], action: Action, text: str) -> list[Delivery]:

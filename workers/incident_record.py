@@ -56,6 +56,8 @@ class Incident:
         data["auto_resolve_seconds"] = int(quiet.total_seconds()) if quiet else None
         data.pop("auto_resolve")
         data.pop("thread")
+        # title, summary and labels are the latest alert's; this says since when it fires
+        data["first_seen_at"] = data["received_at"]
         return data
 
 

@@ -57,14 +57,23 @@ def fire(
     if until is not None:
         _defer(ctx, incident, version, index, until)
         return
+    jump = _after_raise(incident)
     text = f"step {index + 1} of {len(steps)}: {', '.join(step.notify)}"
+    if jump:
+        text = f"step {index + 1} of {len(steps)} after the raise: whoever it has not paged yet"
     claim, fired_at, notified = store.claim_step(incident, version, index, text, now)
     if not claim or fired_at is None:
         return
     if claim == 1:
         metrics.escalation_steps.labels(incident.escalation, str(index + 1)).inc()
-    rows = rows_of(escalation.step_deliveries(policy, step, set(notified), len(steps)))
-    deliver(incident.key, f"{incident.inc}:step:{index}", rows, incident=incident)
+    if jump:
+        deliveries = escalation.caught_up(steps, index, set(notified), policy)
+    else:
+        deliveries = escalation.step_deliveries(policy, step, set(notified), len(steps))
+    # the version is in the tag: after a raise, step i of the new path is not step i of
+    # the old one, and must not find the old one's sends as its own
+    tag = f"{incident.inc}:{version}:step:{index}"
+    deliver(incident.key, tag, rows_of(deliveries), incident=incident)
     delay = escalation.delay_after(steps, index)
     if delay is not None:
         # from when the step first fired: a re-run schedules the very same job
@@ -84,23 +93,43 @@ def _defer(ctx: Context, incident: Incident, version: int, index: int, until: da
 
 
 def raised(ctx: Context, incident: Incident, version: int) -> None:
-    """Escalate on the new severity's path from the step it would have reached by now."""
+    """Escalate on the new severity's path as if it had been that severity from the start.
+
+    Every target of the new path's steps up to the one it would have reached by now that
+    was not paged yet is paged at once (one step, `fire` in its after-raise form); the
+    targets paged already heard of the raise from `workers.changes`. Where the new path
+    stands is found by who was told (`escalation.covered`): when that is as far as the
+    time reached, nobody is paged now and the next step is due when the new path has it
+    (counted from when the incident opened). Steps after a catching-up step follow their
+    waits from it. A `during` step outside its interval stops the catching up there.
+    """
     if incident.status != "open":
         return
-    now = ctx.clock()
-    steps = escalation.plan(ctx.policy, incident)
+    policy, now = ctx.policy, ctx.clock()
+    steps = escalation.plan(policy, incident)
+    notified = ctx.store.notified(incident.key)
+    done = escalation.covered(escalation.first_round(policy, incident), notified)
     target = escalation.reached(steps, now - incident.opened_at)
-    if target > incident.step:
+    for i in range(done + 1, target + 1):
+        if escalation.deferred_until(policy, steps[i], now) is not None:
+            # page the steps before it now; the deferred one waits for its interval
+            target = i - 1 if i - 1 > done else i
+            break
+    if target > done:
         fire(ctx, incident, version, target)
-    elif incident.step + 1 < len(steps):
-        due = incident.opened_at + steps[incident.step + 1].after
-        schedule_step(ctx, incident, version, incident.step + 1, max(due, now))
+    elif done + 1 < len(steps):
+        # not due yet (else `target` would be past `done`): when the new path has it
+        schedule_step(ctx, incident, version, done + 1, incident.opened_at + steps[done + 1].after)
 
 
 def resume(ctx: Context, incident: Incident, version: int) -> None:
     """After an unacknowledgement: the next step, when it would have come due, or now."""
     steps = escalation.plan(ctx.policy, incident)
-    resumed = escalation.resumed(steps, incident.step, incident.step_at)
+    position = incident.step
+    if _after_raise(incident):  # raised while acknowledged: placed by who was told
+        notified = ctx.store.notified(incident.key)
+        position = escalation.covered(escalation.first_round(ctx.policy, incident), notified)
+    resumed = escalation.resumed(steps, position, incident.step_at)
     if incident.status != "open" or resumed is None:
         return
     index, due = resumed
@@ -108,6 +137,12 @@ def resume(ctx: Context, incident: Incident, version: int) -> None:
         fire(ctx, incident, version, index)
     else:
         schedule_step(ctx, incident, version, index, due)
+
+
+def _after_raise(incident: Incident) -> bool:
+    # a raise sets `step` to -1 (no step of the new path fired yet) and keeps `step_at`,
+    # when the old path last paged: an incident opened afresh has no `step_at` yet
+    return incident.step < 0 and incident.step_at is not None
 
 
 def schedule_step(ctx: Context, incident: Incident, version: int, index: int, at: datetime) -> bool:

@@ -160,6 +160,14 @@ local function open(key)
   return 'opened'
 end
 
+-- the record shows the alert that last changed it: a firing at the incident's
+-- severity or a raise (a less severe alert only joins: a SEV1 keeps its SEV1 labels)
+local function describe(k)
+  local f = a.fields
+  redis.call('HSET', k.rec, 'title', f.title, 'summary', f.summary, 'service', f.service,
+    'environment', f.environment, 'source', f.source, 'labels', f.labels, 'links', f.links)
+end
+
 local function join(key)
   local k = keys_of(key)
   redis.call('HSET', k.alerts, a.fingerprint, 'firing')
@@ -172,17 +180,25 @@ local function join(key)
     quiet_until(key, 0)
   end
   local current = redis.call('HGET', k.rec, 'severity')
+  if rank(a.severity) == rank(current) then describe(k) end
   if rank(a.severity) >= rank(current) then
     redis.call('ZADD', open_index(current), expires, key)
     timeline(k.tl, a.now, 'joined', a.fingerprint, a.cap)
     return 'joined'
   end
-  -- raised in place: same key (PagerDuty's dedup_key), the new rule's escalation path
+  -- raised in place: same key (PagerDuty's dedup_key), the new rule's escalation path.
+  -- `step` counts on the new path: -1 until a step of it fires (workers.steps.raised
+  -- compares the paths by their targets, never by index)
   redis.call('ZREM', open_index(current), key)
   redis.call('ZADD', open_index(a.severity), expires, key)
   local version = redis.call('HINCRBY', k.rec, 'version', 1)
-  redis.call('HSET', k.rec, 'severity', a.severity, 'rule', a.rule, 'escalation', a.escalation)
+  redis.call('HSET', k.rec, 'severity', a.severity, 'rule', a.rule, 'escalation', a.escalation,
+    'step', -1)
+  describe(k)
   local why = ' (' .. a.fingerprint .. ', rule ' .. a.rule .. ')'
+  if redis.call('HGET', k.rec, 'status') == 'acknowledged' then
+    why = why .. ': acknowledged by ' .. redis.call('HGET', k.rec, 'lead') .. ', nobody paged'
+  end
   timeline(k.tl, a.now, 'severity_raised', current .. ' -> ' .. a.severity .. why, a.cap)
   local r = redis.call('HMGET', k.rec, 'inc', 'reminder')
   -- NX: a reminder already pending for this incident keeps its time

@@ -67,7 +67,12 @@ class SilenceOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
-    """An incident as the API shows it."""
+    """An incident as the API shows it: its current state.
+
+    Title, summary, labels, service, environment and links are those of the alert that
+    last changed it (the raise, or the latest firing at its severity); `first_seen_at`
+    is when alertgw received its first alert.
+    """
 
     key: str
     inc: str
@@ -85,6 +90,7 @@ class IncidentOut(BaseModel):
     links: list[Link]
     opened_at: datetime
     received_at: datetime
+    first_seen_at: datetime = Field(description="when alertgw received the first alert")
     updated_at: datetime
     lead: str | None
     alert_count: int

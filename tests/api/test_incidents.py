@@ -10,9 +10,12 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from gateway.handoff import HandoffEntry
+from gateway.models import Alert, Severity
+from gateway.rules.model import Classification
 from tests.api.operator import KEY, bearer, open_incident, operator_app, status
 from tests.workers.conftest import Harness
-from tests.workers.helpers import entry, hand_off
+from tests.workers.helpers import alert, entry, hand_off
 
 SLASHED = "deploy-failed:project=web/app,target=production"
 HASHED = "very-long-rule:#0123456789abcdef0123456789abcdef"
@@ -58,6 +61,36 @@ def test_show_has_the_timeline_and_alerts(app: tuple[TestClient, Harness, Any]):
     unknown = http.get(path("nope:x"), headers=bearer())
     assert unknown.status_code == 404
     assert "no incident 'nope:x'" in unknown.json()["error"]
+
+
+def test_show_has_the_current_state_after_a_raise(app: tuple[TestClient, Harness, Any]):
+    http, harness, _ = app
+    slow = alert(level="warning", title="Checkout slow", summary="p99 above 1s")
+    down = alert(level="critical", title="Checkout down", summary="5xx above 50%")
+    hand_off(harness.ctx.redis, harness.ctx.prefix, decided(slow, "SEV3"))
+    harness.run_due()
+    harness.clock.advance(timedelta(seconds=2))
+    down = down.model_copy(update={"received_at": harness.clock.now})
+    hand_off(harness.ctx.redis, harness.ctx.prefix, decided(down, "SEV1"))
+    harness.run_due()
+    shown = http.get(path(KEY), headers=bearer()).json()
+    assert (shown["severity"], shown["title"], shown["summary"]) == (
+        "SEV1",
+        "Checkout down",
+        "5xx above 50%",
+    )
+    assert (shown["labels"]["level"], shown["labels"]["title"]) == ("critical", "Checkout down")
+    assert shown["first_seen_at"] == shown["received_at"] == "2026-03-02T10:00:00Z"
+    listed = http.get("/api/v1/incidents", headers=bearer()).json()["incidents"]
+    assert [(i["title"], i["first_seen_at"]) for i in listed] == [
+        ("Checkout down", "2026-03-02T10:00:00Z")
+    ]
+
+
+def decided(firing: Alert, severity: Severity) -> HandoffEntry:
+    rule = "checkout-down" if severity == "SEV1" else "checkout-slow"
+    decision = Classification(severity=severity, rule=rule, escalation="standard", incident_key=KEY)
+    return HandoffEntry(alert=firing, classification=decision)
 
 
 @pytest.mark.parametrize("key", [SLASHED, HASHED], ids=["slash", "hash"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -18,6 +18,7 @@ from workers import context
 from workers.context import Context
 from workers.intake import Intake
 from workers.notifiers import build_notifiers
+from workers.notifiers.base import Notifier
 
 
 @dataclass
@@ -78,8 +79,10 @@ def make_harness(
     rules: Policy | None = None,
     delivery: str = "live",
     vendors: tuple[FakePagerDuty, FakeSlack] | None = None,
+    notifiers: Sequence[Notifier] = (),
 ) -> Harness:
-    """A harness with recording notifiers, or with the real ones talking to `vendors`."""
+    """A harness with recording notifiers; or the real ones talking to `vendors`; or
+    `notifiers` as given."""
     clock = Clock()
     pagerduty, slack = Recorder(), SlackRecorder()
     url = client.get_connection_kwargs().get("path")
@@ -90,8 +93,8 @@ def make_harness(
         urls["slack_bot_token"] = TEST_BOT_TOKEN
     settings = Settings(redis_url=url, redis_prefix=prefix, delivery=delivery, **urls)  # type: ignore[arg-type]
     active = rules or policy()
-    notifiers = build_notifiers(settings, client) if vendors else [pagerduty, slack]
-    ctx = Context(settings, client, lambda: active, notifiers, clock=clock)
+    used = build_notifiers(settings, client) if vendors else list(notifiers) or [pagerduty, slack]
+    ctx = Context(settings, client, lambda: active, used, clock=clock)
     context.install(ctx)
     intake = Intake(ctx, "test-consumer", block_ms=10, claim_every=0)
     intake.ensure_groups()

@@ -147,13 +147,15 @@ def alert(
     level: Level = "critical",
     received_at: datetime = T0,
     service: str = "checkout",
+    title: str = "HighErrorRate",
+    summary: str = "5xx above 5%",
 ) -> Alert:
     return Alert(
         source="alertmanager",
         fingerprint=fingerprint,
         status=status,
-        title="HighErrorRate",
-        summary="5xx above 5%",
+        title=title,
+        summary=summary,
         service=service,
         environment="production",
         level=level,

@@ -77,3 +77,43 @@ def test_resumed_continues_after_the_last_step_fired():
     assert escalation.resumed(steps, 2, T0) == (3, T0 + timedelta(minutes=30))
     assert escalation.resumed(steps, 3, T0) is None  # the path is done
     assert escalation.resumed([], -1, None) is None
+
+
+def test_covered_places_an_incident_on_a_path_by_who_was_told():
+    rules = policy(repeat=1)
+    sev1 = incident(severity="SEV1")
+    steps = escalation.first_round(rules, sev1)
+    assert [s.notify for s in steps] == [("oncall", "incidents"), ("eng-lead",), ("cto",), ("ceo",)]
+    assert escalation.covered(steps, set()) == -1
+    assert escalation.covered(steps, {"incidents"}) == -1  # on-call not paged yet
+    assert escalation.covered(steps, {"oncall", "incidents", "cto"}) == 0  # the lead is next
+    assert escalation.covered(steps, {"oncall", "incidents", "eng-lead", "cto", "ceo"}) == 3
+    assert escalation.first_round(rules, replace(sev1, escalation="gone")) == []
+
+
+def test_caught_up_pages_whoever_is_left_up_to_the_step_once():
+    rules = policy()
+    steps = escalation.plan(rules, incident(severity="SEV1"))
+    told = escalation.caught_up(steps, 2, {"incidents", "eng-lead"}, rules)
+    assert [(d.target, d.action) for d in told] == [
+        ("oncall", "trigger"),
+        ("cto", "trigger"),
+        ("incidents", "escalate"),
+    ]
+    assert told[0].text == "Escalated to oncall, cto (step 3 of 4)"
+    assert escalation.caught_up(steps, 1, {"oncall", "incidents", "eng-lead"}, rules) == []
+
+
+def test_a_raise_tells_the_paged_the_new_severity_unless_acknowledged():
+    rules = policy()
+    told = {"oncall", "incidents", "eng-lead"}
+    raised = escalation.raise_told(rules, incident(severity="SEV1"), told)
+    assert [(d.target, d.action, d.text) for d in raised] == [
+        ("incidents", "severity_raised", "Severity raised to SEV1"),
+        ("eng-lead", "escalate", "Severity raised to SEV1"),
+        ("oncall", "escalate", "Severity raised to SEV1"),
+    ]
+    acked = replace(incident(severity="SEV1"), status="acknowledged", lead="jane")
+    assert [(d.target, d.text) for d in escalation.raise_told(rules, acked, told)] == [
+        ("incidents", "Severity raised to SEV1 while acknowledged by jane: nobody paged")
+    ]

@@ -94,6 +94,25 @@ def test_severity_is_raised_in_place(redis_client, key_prefix):
     assert changes(store)[-1] == ("severity_raised", 2, "")
 
 
+def test_the_record_shows_the_alert_that_last_changed_it(redis_client, key_prefix):
+    store = make_store(redis_client, key_prefix)
+    key = "checkout-down:service=checkout"
+    apply(store, entry(severity="SEV3", service="checkout"))
+    apply(store, entry(fingerprint="am:2", severity="SEV1", service="payments"), minutes=1)
+    raised = store.get(key)
+    assert raised is not None
+    assert (raised.service, raised.labels["service"], raised.step) == ("payments", "payments", -1)
+    assert raised.step_at is None  # no step fired: the raise is no jump on the new path
+    # the same severity firing again describes it; a less severe one only joins
+    later = T0 + timedelta(minutes=2)
+    apply(store, entry("am:3", severity="SEV1", service="cart", received_at=later), minutes=2)
+    apply(store, entry(fingerprint="am:4", severity="SEV2", service="search"), minutes=3)
+    latest = store.get(key)
+    assert latest is not None
+    assert (latest.service, latest.labels["service"], latest.alert_count) == ("cart", "cart", 4)
+    assert (latest.received_at, latest.opened_at) == (T0, T0)  # first seen stays
+
+
 def test_resolves_when_every_alert_resolves(redis_client, key_prefix):
     store = make_store(redis_client, key_prefix)
     apply(store, entry(fingerprint="am:1"))

@@ -112,14 +112,22 @@ def test_severity_raised_escalates_from_the_step_it_would_have_reached(harness: 
     hand_off(harness.ctx.redis, harness.ctx.prefix, entry(fingerprint="am:2", severity="SEV1"))
     harness.intake.drain()
     harness.run_queued()
-    assert harness.pagerduty.actions() == [("trigger", "oncall"), ("trigger", "cto")]
+    # SEV1 would have paged on-call, the lead (5m) and the CTO (20m) by now: on-call hears
+    # the new severity again, the lead and the CTO are paged at once
+    assert harness.pagerduty.actions() == [
+        ("trigger", "oncall"),
+        ("escalate", "oncall"),
+        ("trigger", "eng-lead"),
+        ("trigger", "cto"),
+    ]
+    assert {n.incident.severity for n in harness.pagerduty.sent[1:]} == {"SEV1"}
     assert [n.action for n in harness.slack.sent][-2:] == ["severity_raised", "escalate"]
     assert harness.slack.sent[-2].incident.severity == "SEV1"
     assert kinds(harness).count("severity_raised") == 1
     harness.clock.advance(timedelta(minutes=30))
     harness.run_due()
     # the SEV3 step 2 scheduled before the raise is stale; the SEV1 path ends at the CEO
-    assert harness.pagerduty.actions()[2:] == [("trigger", "ceo")]
+    assert harness.pagerduty.actions()[4:] == [("trigger", "ceo")]
 
 
 def test_during_step_is_deferred_to_the_interval_and_cancelled_by_ack(harness: Harness):
@@ -212,7 +220,7 @@ def test_a_rerun_job_does_not_send_again(harness: Harness):
     harness.run_due()
     incident = harness.ctx.store.get(KEY)
     assert incident is not None
-    tag = f"{incident.inc}:step:0"
+    tag = f"{incident.inc}:{incident.version}:step:0"
     jobs.deliver(KEY, tag, [["oncall", "trigger", "x"], ["incidents", "trigger", "x"]])
     assert len(harness.pagerduty.sent) == 1
     assert len(harness.slack.sent) == 1
@@ -313,7 +321,13 @@ def test_an_alert_raised_to_another_rule_upgrades_its_incident(redis_client, key
     h.run_due()
     h.clock.advance(timedelta(minutes=30))
     h.run_due()
-    assert h.pagerduty.actions()[2:] == [("trigger", "cto"), ("trigger", "ceo")]
+    # the raise told on-call and the lead the new severity (a PagerDuty trigger again)
+    assert h.pagerduty.actions()[2:] == [
+        ("escalate", "eng-lead"),
+        ("escalate", "oncall"),
+        ("trigger", "cto"),
+        ("trigger", "ceo"),
+    ]
     assert {n.incident.key for n in h.pagerduty.sent} == {key}  # one PagerDuty dedup_key
     # the resolve matches no level rule (the default one): it still resolves the incident
     resolved = alert("am:f", status="resolved", level="info")
