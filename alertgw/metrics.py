@@ -82,6 +82,17 @@ alerts_muted = Counter(
     ["reason", "severity"],
 )
 
+heartbeat_beats = Counter(
+    "alertgw_heartbeat_beats_total",
+    "Heartbeat beats recorded, by heartbeat and how they came (alert, ping).",
+    ["heartbeat", "via"],
+)
+heartbeat_misses = Counter(
+    "alertgw_heartbeat_misses_total",
+    "Heartbeats that went quiet past period + grace (each opens an incident).",
+    ["heartbeat"],
+)
+
 
 class RefreshingRegistry(CollectorRegistry):
     """The process's metrics, with the shared-state gauges read from Redis first.

@@ -4,7 +4,8 @@ Gauges that describe shared state (open incidents, dead letters, intake lag) are
 from Redis as each scrape begins (`alertgw.metrics.RefreshingRegistry`), so every
 process exports the same truth and a Prometheus query can take `max` across them. The
 rule files are checked for changes every few seconds and reloaded (an invalid set is
-rejected; the last good one stays), and a reminder sweep is made sure of.
+rejected; the last good one stays), a reminder sweep is made sure of, and the heartbeat
+deadlines are checked (`workers.heartbeat_checks`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from redis.exceptions import RedisError
 from alertgw import metrics
 from gateway.handoff import stream_key
 from gateway.models import SEVERITIES
-from workers import reminders
+from workers import heartbeat_checks, reminders
 from workers.context import Context
 from workers.deadletters import DeadLetters
 from workers.incidents import IncidentStore
@@ -48,8 +49,9 @@ REFRESH_SECONDS = 5.0
 
 
 class Refresher:
-    """Every REFRESH_SECONDS: reloads changed rule files and makes sure a reminder sweep
-    is coming (`reminders.keep_sweeping`). Refreshes the gauges when asked."""
+    """Every REFRESH_SECONDS: reloads changed rule files, makes sure a reminder sweep is
+    coming (`reminders.keep_sweeping`) and checks the heartbeat deadlines. Refreshes the
+    gauges when asked."""
 
     def __init__(self, ctx: Context, every: float = REFRESH_SECONDS) -> None:
         self.ctx = ctx
@@ -63,6 +65,10 @@ class Refresher:
                 reminders.keep_sweeping(self.ctx)
             except RedisError as error:  # Redis away for a while: look again next time
                 log.warning("could not check the reminder sweeps: %s", type(error).__name__)
+            try:
+                heartbeat_checks.check(self.ctx)
+            except RedisError as error:
+                log.warning("could not check the heartbeats: %s", type(error).__name__)
 
     def refresh(self) -> None:
         """Set the shared-state gauges from Redis (the metrics server calls it per scrape)."""

@@ -10,6 +10,7 @@ from gateway.rules.lint import policy_warnings
 from gateway.rules.merge import Merged
 from gateway.rules.model import (
     Escalation,
+    Heartbeat,
     InhibitRule,
     PagerDutyTarget,
     Policy,
@@ -19,7 +20,14 @@ from gateway.rules.model import (
     Step,
     Target,
 )
-from gateway.rules.schema import DEFAULT_RULE, EscalationModel, PeriodModel, RuleModel, TargetModel
+from gateway.rules.schema import (
+    DEFAULT_RULE,
+    EscalationModel,
+    HeartbeatModel,
+    PeriodModel,
+    RuleModel,
+    TargetModel,
+)
 
 # SPEC §1: the plan's PagerDuty severities and status update cadence.
 DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
@@ -57,6 +65,20 @@ def compile_policy(merged: Merged) -> Policy:
         ),
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
+        heartbeats={name: _heartbeat(name, p.value) for name, p in merged.heartbeats.items()},
+    )
+
+
+def _heartbeat(name: str, model: HeartbeatModel) -> Heartbeat:
+    return Heartbeat(
+        name=name,
+        period=model.period,
+        grace=model.grace,
+        severity=model.severity,
+        escalation=model.escalation,
+        labels=dict(model.labels),
+        from_alert=tuple(model.from_alert) if model.from_alert is not None else None,
+        tokens=tuple(t.strip() for t in model.token.split(",") if t.strip()),
     )
 
 

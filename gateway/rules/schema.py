@@ -185,6 +185,27 @@ class InhibitModel(Strict):
     equal: GroupBy = Field(default_factory=list)
 
 
+class HeartbeatModel(Strict):
+    """A heartbeat (docs/heartbeats.md): beats expected every `period`, plus `grace`."""
+
+    period: Duration
+    grace: Duration
+    severity: Severity
+    escalation: str
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+    from_alert: list[Matcher] | None = None
+    # accepted `POST /heartbeats/<name>` tokens, comma-separated (rotation); empty: none
+    token: str = ""
+
+    @model_validator(mode="after")
+    def _positive(self) -> Self:
+        if self.period <= timedelta(0):
+            raise ValueError("period must be longer than 0s")
+        if self.from_alert is not None and not self.from_alert:
+            raise ValueError("from_alert needs at least one matcher")
+        return self
+
+
 class FileModel(Strict):
     """One rule file. In a directory, sections merge as `gateway.rules.loader` says."""
 
@@ -199,3 +220,4 @@ class FileModel(Strict):
     default: DefaultModel | None = None
     dedupe: DedupeModel | None = None
     inhibit: list[InhibitModel] = Field(default_factory=list)
+    heartbeats: dict[Name, HeartbeatModel] = Field(default_factory=dict)
