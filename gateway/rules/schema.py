@@ -185,25 +185,23 @@ class InhibitModel(Strict):
     equal: GroupBy = Field(default_factory=list)
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
 class HeartbeatModel(Strict):
     """A heartbeat (docs/heartbeats.md): beats expected every `period`, plus `grace`."""
 
-    period: Duration
+    period: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
     grace: Duration
     severity: Severity
     escalation: str
     labels: dict[LabelName, str] = Field(default_factory=dict)
-    from_alert: list[Matcher] | None = None
+    from_alert: Annotated[list[Matcher], Field(min_length=1)] | None = None
     # accepted `POST /heartbeats/<name>` tokens, comma-separated (rotation); empty: none
     token: str = ""
-
-    @model_validator(mode="after")
-    def _positive(self) -> Self:
-        if self.period <= timedelta(0):
-            raise ValueError("period must be longer than 0s")
-        if self.from_alert is not None and not self.from_alert:
-            raise ValueError("from_alert needs at least one matcher")
-        return self
 
 
 class FileModel(Strict):
