@@ -56,7 +56,12 @@ def compile_policy(merged: Merged) -> Policy:
         },
         rules=tuple(_rule(placed.value) for placed in merged.rules),
         default=Rule(
-            DEFAULT_RULE, (), default.severity, default.escalation, tuple(default.group_by)
+            DEFAULT_RULE,
+            (),
+            default.severity,
+            default.escalation,
+            tuple(default.group_by),
+            pending_for=default.pending_for,
         ),
         dedupe_window=merged.dedupe.value.window if merged.dedupe else DEFAULT_DEDUPE_WINDOW,
         inhibit=tuple(
@@ -128,4 +133,5 @@ def _rule(model: RuleModel) -> Rule:
         escalation=model.escalation,
         group_by=tuple(model.group_by),
         continue_=model.continue_,
+        pending_for=model.pending_for,
     )

@@ -137,6 +137,8 @@ class Rule:
     escalation: str
     group_by: tuple[str, ...] = ()
     continue_: bool = False
+    # hold-down: the incident opens at once, step 1 waits this long (docs/rules.md)
+    pending_for: timedelta | None = None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         # a plain loop: this runs for every rule on every alert, and all() over a
@@ -256,6 +258,12 @@ class Policy:
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     heartbeats: Mapping[str, Heartbeat] = field(default_factory=dict)
+
+    def rule_named(self, name: str) -> Rule | None:
+        """The rule (or `default`) of that name; None for heartbeats and removed rules."""
+        if name == self.default.name:
+            return self.default
+        return next((rule for rule in self.rules if rule.name == name), None)
 
     @cached_property
     def _fed(self) -> tuple[Heartbeat, ...]:

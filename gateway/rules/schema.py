@@ -167,12 +167,14 @@ class RuleModel(Strict):
     escalation: str
     group_by: GroupBy = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
+    pending_for: Duration | None = None  # hold-down: step 1 waits this long
 
 
 class DefaultModel(Strict):
     severity: Severity
     escalation: str
     group_by: GroupBy = Field(default_factory=list)
+    pending_for: Duration | None = None
 
 
 class DedupeModel(Strict):
