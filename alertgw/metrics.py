@@ -82,6 +82,11 @@ alerts_muted = Counter(
     ["reason", "severity"],
 )
 
+incidents_flapping = Gauge(
+    "alertgw_incidents_flapping",
+    "Incidents flapping now (resolves held, no pages until quiet), by severity.",
+    ["severity"],
+)
 heartbeat_beats = Counter(
     "alertgw_heartbeat_beats_total",
     "Heartbeat beats recorded, by heartbeat and how they came (alert, ping).",

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from alertgw import metrics
 from gateway.handoff import stream_key
 from gateway.models import SEVERITIES
-from workers import heartbeat_checks, reminders
+from workers import flapping, heartbeat_checks, reminders
 from workers.context import Context
 from workers.deadletters import DeadLetters
 from workers.incidents import IncidentStore
@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 def refresh_shared_gauges(
     client: redis.Redis, prefix: str, store: IncidentStore, dead: DeadLetters, now: datetime
 ) -> None:
-    """Set the gauges of state all processes share (open incidents, dead letters, intake
-    lag) from Redis, so any process's scrape reports the truth at that moment."""
+    """Set the gauges of state all processes share (open incidents, flapping ones, dead
+    letters, intake lag) from Redis, so any process's scrape reports the truth at that moment."""
     for severity, count in store.count_open(now).items():
         metrics.incidents_open.labels(severity).set(count)
     metrics.dead_letters.set(dead.count())
+    flapping.count_by_severity(client, prefix)
     with client.pipeline(transaction=False) as pipe:
         for severity in SEVERITIES:
             pipe.xlen(stream_key(prefix, severity))

@@ -10,6 +10,7 @@ from gateway.rules.lint import policy_warnings
 from gateway.rules.merge import Merged
 from gateway.rules.model import (
     Escalation,
+    Flap,
     Heartbeat,
     InhibitRule,
     PagerDutyTarget,
@@ -23,6 +24,7 @@ from gateway.rules.model import (
 from gateway.rules.schema import (
     DEFAULT_RULE,
     EscalationModel,
+    FlapModel,
     HeartbeatModel,
     PeriodModel,
     RuleModel,
@@ -43,6 +45,7 @@ def compile_policy(merged: Merged) -> Policy:
     """The runtime policy; `merged` must have passed `references` and have a default."""
     assert merged.default is not None, "merge() reports a missing default"
     default = merged.default.value
+    flap = merged.flap.value if merged.flap else None
     severities = dict(DEFAULT_SEVERITIES)
     if merged.severities is not None:
         for name, given in merged.severities.value.items():
@@ -54,7 +57,7 @@ def compile_policy(merged: Merged) -> Policy:
         time_intervals={
             name: _interval(name, p.value) for name, p in merged.time_intervals.items()
         },
-        rules=tuple(_rule(placed.value) for placed in merged.rules),
+        rules=tuple(_rule(placed.value, flap) for placed in merged.rules),
         default=Rule(
             DEFAULT_RULE,
             (),
@@ -62,6 +65,7 @@ def compile_policy(merged: Merged) -> Policy:
             default.escalation,
             tuple(default.group_by),
             pending_for=default.pending_for,
+            flap=_flap(default.flap or flap),
         ),
         dedupe_window=merged.dedupe.value.window if merged.dedupe else DEFAULT_DEDUPE_WINDOW,
         inhibit=tuple(
@@ -125,7 +129,11 @@ def _ranges(values: list[Range] | None) -> tuple[Range, ...] | None:
     return tuple(values) if values is not None else None
 
 
-def _rule(model: RuleModel) -> Rule:
+def _flap(model: FlapModel | None) -> Flap | None:
+    return Flap(model.changes, model.within, model.quiet) if model is not None else None
+
+
+def _rule(model: RuleModel, flap: FlapModel | None) -> Rule:
     return Rule(
         name=model.name,
         matchers=tuple(model.matchers),
@@ -134,4 +142,5 @@ def _rule(model: RuleModel) -> Rule:
         group_by=tuple(model.group_by),
         continue_=model.continue_,
         pending_for=model.pending_for,
+        flap=_flap(model.flap or flap),
     )

@@ -2,7 +2,7 @@
 
 Merging a directory: `targets`, `escalations`, `time_intervals` and `heartbeats` merge
 by name (a name defined twice is a problem at the second place, naming the first); `rules`
-and `inhibit` are concatenated in file order; `severities`, `default` and `dedupe` may
+and `inhibit` are concatenated in file order; `severities`, `default`, `dedupe` and `flap` may
 each appear in one file only. Rule names are unique across all files.
 """
 
@@ -19,6 +19,7 @@ from gateway.rules.schema import (
     DefaultModel,
     EscalationModel,
     FileModel,
+    FlapModel,
     HeartbeatModel,
     InhibitModel,
     PeriodModel,
@@ -58,6 +59,7 @@ class Merged:
     severities: Placed[dict[Severity, SeverityModel]] | None = None
     default: Placed[DefaultModel] | None = None
     dedupe: Placed[DedupeModel] | None = None
+    flap: Placed[FlapModel] | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -81,6 +83,7 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
         )
         merged.default = _once(merged.default, model.default, document, "default", problems)
         merged.dedupe = _once(merged.dedupe, model.dedupe, document, "dedupe", problems)
+        merged.flap = _once(merged.flap, model.flap, document, "flap", problems)
     if merged.default is None and files:
         problems.append(f"{files[0][0].name}:1:1: default: no rule file defines `default`")
     return merged, problems

@@ -128,6 +128,16 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class Flap:
+    """Flap damping: `changes` firing/resolved changes within `within` make an incident
+    flap; it settles after `quiet` without a change (workers/flapping.py)."""
+
+    changes: int
+    within: timedelta
+    quiet: timedelta
+
+
+@dataclass(frozen=True)
 class Rule:
     """A classification rule; `continue_` lets later rules match too."""
 
@@ -139,6 +149,7 @@ class Rule:
     continue_: bool = False
     # hold-down: the incident opens at once, step 1 waits this long (docs/rules.md)
     pending_for: timedelta | None = None
+    flap: Flap | None = None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         # a plain loop: this runs for every rule on every alert, and all() over a
@@ -261,9 +272,11 @@ class Policy:
 
     def rule_named(self, name: str) -> Rule | None:
         """The rule (or `default`) of that name; None for heartbeats and removed rules."""
-        if name == self.default.name:
-            return self.default
-        return next((rule for rule in self.rules if rule.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Rule]:
+        return {rule.name: rule for rule in (*self.rules, self.default)}
 
     @cached_property
     def _fed(self) -> tuple[Heartbeat, ...]:

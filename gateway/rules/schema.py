@@ -160,6 +160,21 @@ class PeriodModel(Strict):
     location: Annotated[ZoneInfo, PlainValidator(_location)] | None = None
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+class FlapModel(Strict):
+    """Flap damping: `changes` firing/resolved changes within `within` is flapping; it
+    stops after `quiet` without a change."""
+
+    changes: Annotated[int, Field(ge=2)]
+    within: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
+    quiet: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
+
+
 class RuleModel(Strict):
     name: RuleName
     matchers: list[Matcher] = Field(default_factory=list)
@@ -168,6 +183,7 @@ class RuleModel(Strict):
     group_by: GroupBy = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
     pending_for: Duration | None = None  # hold-down: step 1 waits this long
+    flap: FlapModel | None = None
 
 
 class DefaultModel(Strict):
@@ -175,6 +191,7 @@ class DefaultModel(Strict):
     escalation: str
     group_by: GroupBy = Field(default_factory=list)
     pending_for: Duration | None = None
+    flap: FlapModel | None = None
 
 
 class DedupeModel(Strict):
@@ -185,12 +202,6 @@ class InhibitModel(Strict):
     source_matchers: Annotated[list[Matcher], Field(min_length=1)]
     target_matchers: Annotated[list[Matcher], Field(min_length=1)]
     equal: GroupBy = Field(default_factory=list)
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be longer than 0s")
-    return value
 
 
 class HeartbeatModel(Strict):
@@ -221,3 +232,4 @@ class FileModel(Strict):
     dedupe: DedupeModel | None = None
     inhibit: list[InhibitModel] = Field(default_factory=list)
     heartbeats: dict[Name, HeartbeatModel] = Field(default_factory=dict)
+    flap: FlapModel | None = None  # flap damping of every rule without its own
