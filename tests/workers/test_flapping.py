@@ -10,8 +10,8 @@ import redis
 from prometheus_client import REGISTRY
 
 from gateway.rules.model import Flap, Rule
-from tests.workers.conftest import Harness, _forget_jobs, make_harness
-from tests.workers.helpers import T0, entry, hand_off, policy
+from tests.workers.conftest import Harness
+from tests.workers.timeline import at, harness_with
 from workers import flapping
 
 KEY = "checkout-down:service=checkout"
@@ -21,17 +21,8 @@ DAMPED = Rule("checkout-down", (), "SEV1", "standard", flap=FLAP)
 
 @pytest.fixture
 def h(redis_client: redis.Redis, key_prefix: str) -> Iterator[Harness]:
-    made = make_harness(redis_client, key_prefix, policy(rules=(DAMPED,)))
-    yield made
-    _forget_jobs(made)
-
-
-def at(h: Harness, minutes: float, status: str = "") -> None:
-    """Move to T0 + minutes; the alert fires or resolves then (if given); run what is due."""
-    h.clock.now = T0 + timedelta(minutes=minutes)
-    if status:
-        hand_off(h.ctx.redis, h.ctx.prefix, entry(status=status, received_at=h.clock.now))  # type: ignore[arg-type]
-    h.run_due()
+    with harness_with(redis_client, key_prefix, DAMPED) as made:
+        yield made
 
 
 def toggle(h: Harness, start: int, end: int) -> None:

@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from gateway.rules.model import Rule
-from tests.workers.conftest import Harness, _forget_jobs, make_harness
-from tests.workers.helpers import T0, entry, hand_off, policy
+from tests.workers.conftest import Harness
+from tests.workers.timeline import at, harness_with
 
 KEY = "checkout-down:service=checkout"
 HELD = Rule("checkout-down", (), "SEV1", "standard", pending_for=timedelta(minutes=2))
@@ -18,17 +18,8 @@ HELD = Rule("checkout-down", (), "SEV1", "standard", pending_for=timedelta(minut
 
 @pytest.fixture
 def h(redis_client: redis.Redis, key_prefix: str) -> Iterator[Harness]:
-    made = make_harness(redis_client, key_prefix, policy(rules=(HELD,)))
-    yield made
-    _forget_jobs(made)
-
-
-def at(h: Harness, minutes: float, status: str = "") -> None:
-    """Move to T0 + minutes; the alert fires or resolves then (if given); run what is due."""
-    h.clock.now = T0 + timedelta(minutes=minutes)
-    if status:
-        hand_off(h.ctx.redis, h.ctx.prefix, entry(status=status, received_at=h.clock.now))  # type: ignore[arg-type]
-    h.run_due()
+    with harness_with(redis_client, key_prefix, HELD) as made:
+        yield made
 
 
 def pages(h: Harness) -> list[tuple[str, str]]:
@@ -96,9 +87,6 @@ def test_a_blip_that_comes_back_waits_again_from_its_new_start(h: Harness):
 
 
 def test_rules_without_pending_for_page_at_once(redis_client: redis.Redis, key_prefix: str):
-    h = make_harness(redis_client, key_prefix, policy())
-    try:
+    with harness_with(redis_client, key_prefix) as h:
         at(h, 0, "firing")
         assert pages(h) == [("trigger", "oncall")]
-    finally:
-        _forget_jobs(h)
