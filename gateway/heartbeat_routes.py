@@ -8,20 +8,18 @@ resume) takes ALERTGW_API_TOKEN like the rest of `/api/v1`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alertgw import metrics
 from gateway.api.http import guarded, read_model, reply
+from gateway.api.models import HeartbeatList, HeartbeatOut, PauseIn
 from gateway.api.services import Services
 from gateway.exceptions import GatewayError, NotFound, Unauthorized
-from gateway.heartbeats import HeartbeatStatus, HeartbeatStore, State
-from gateway.models import Severity
+from gateway.heartbeats import HeartbeatStatus, HeartbeatStore
 from gateway.reload import LivePolicy
 from gateway.rules.durations import format_duration
 from gateway.rules.model import Heartbeat
@@ -33,33 +31,6 @@ class MethodNotAllowed(GatewayError):
     """Only POST feeds a heartbeat."""
 
     status_code = 405
-
-
-class HeartbeatOut(BaseModel):
-    """One heartbeat as `GET /api/v1/heartbeats` lists it."""
-
-    name: str
-    state: State
-    severity: Severity
-    period: str
-    grace: str
-    last_beat: datetime | None
-    next_deadline: datetime | None
-    missed_since: datetime | None
-    paused_at: datetime | None
-    paused_by: str | None
-
-
-class HeartbeatList(BaseModel):
-    heartbeats: list[HeartbeatOut]
-
-
-class PauseIn(BaseModel):
-    """Body of `POST /api/v1/heartbeats/{name}/pause`; the body itself is optional."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Field(default="api", min_length=1, max_length=200, description="who pauses")
 
 
 def heartbeat_out(status: HeartbeatStatus) -> HeartbeatOut:

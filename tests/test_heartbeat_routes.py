@@ -207,3 +207,14 @@ def test_cli_lists_pauses_and_resumes_over_http(app: App, capsys: pytest.Capture
         assert capsys.readouterr().out.startswith("nightly-export  healthy")
         assert run_cli(url, "pause", "nope") == 1
         assert "404: no heartbeat 'nope' in the rules" in capsys.readouterr().err
+
+
+def test_the_openapi_document_describes_the_heartbeat_api():
+    from gateway.api.openapi import openapi_document
+
+    paths = openapi_document()["paths"]
+    assert set(paths["/api/v1/heartbeats"]) == {"get"}
+    assert set(paths["/api/v1/heartbeats/{name}/pause"]) == {"post"}
+    assert set(paths["/api/v1/heartbeats/{name}/resume"]) == {"post"}
+    schemas = openapi_document()["components"]["schemas"]
+    assert {"HeartbeatOut", "HeartbeatList", "PauseIn"} <= set(schemas)
