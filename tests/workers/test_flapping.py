@@ -112,3 +112,14 @@ def test_a_repeated_status_is_no_change(h: Harness):
     at(h, 4, "resolved")
     assert pages(h) == [("trigger", "oncall"), ("resolve", "oncall")]
     assert notes(h) == []
+
+
+def test_an_acknowledgement_while_flapping_is_kept_when_it_settles_firing(h: Harness):
+    toggle(h, 0, 5)
+    assert h.ctx.store.acknowledge(KEY, "jane", "", h.clock.now)
+    h.run_due()
+    toggle(h, 6, 20)
+    at(h, 40)
+    acked = [*BEFORE_DAMPING, ("acknowledge", "oncall")]
+    assert pages(h) == acked  # settled firing at 35, acknowledged: no step resumes
+    assert notes(h)[-1] == "Flapping stopped: no change for 15m; final state firing"

@@ -296,3 +296,29 @@ def test_a_heartbeat_removed_from_the_rules_stops_being_checked(h: Harness):
     at(h, 10)
     assert pages(h) == []
     assert h.ctx.redis.zcard(store(h).due_key) == 0
+
+
+def test_an_acknowledged_miss_stays_quiet_while_said_again_and_resolves_on_the_beat(h: Harness):
+    beat(h)
+    at(h, 3)
+    assert h.ctx.store.acknowledge(KEY, "jane", "restarting prometheus", h.clock.now)
+    h.run_due()
+    at(h, 70)  # said again at 33 and 63 (half the 1h window): joins, pages nobody
+    assert pages(h) == [("trigger", "oncall"), ("acknowledge", "oncall")]
+    incident = h.ctx.store.get(KEY)
+    assert incident is not None
+    assert incident.status == "acknowledged"
+    assert incident.alert_count == 3
+    beat(h)
+    assert pages(h)[-1] == ("resolve", "oncall")
+
+
+def test_a_miss_resolved_by_hand_while_still_quiet_opens_again_when_said_again(h: Harness):
+    beat(h)
+    at(h, 3)
+    assert h.ctx.store.resolve(KEY, "jane", "", h.clock.now)
+    h.run_due()
+    at(h, 32.9)
+    assert pages(h) == [("trigger", "oncall"), ("resolve", "oncall")]
+    at(h, 33)  # the monitoring is still down: a new incident pages again
+    assert pages(h) == [("trigger", "oncall"), ("resolve", "oncall"), ("trigger", "oncall")]
