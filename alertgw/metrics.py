@@ -87,6 +87,22 @@ alerts_muted = Counter(
     ["reason", "severity"],
 )
 
+incidents_flapping = Gauge(
+    "alertgw_incidents_flapping",
+    "Incidents flapping now (resolves held, no pages until quiet), by severity.",
+    ["severity"],
+)
+heartbeat_beats = Counter(
+    "alertgw_heartbeat_beats_total",
+    "Heartbeat beats recorded, by heartbeat and how they came (alert, ping).",
+    ["heartbeat", "via"],
+)
+heartbeat_misses = Counter(
+    "alertgw_heartbeat_misses_total",
+    "Heartbeats that went quiet past period + grace (each opens an incident).",
+    ["heartbeat"],
+)
+
 
 class RefreshingRegistry(CollectorRegistry):
     """The process's metrics, with the shared-state gauges read from Redis first.

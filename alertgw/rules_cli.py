@@ -58,7 +58,8 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {warning}")
     print(
         f"{path}: OK: {len(policy.rules)} rules, {len(policy.escalations)} escalations, "
-        f"{len(policy.targets)} targets in {len(policy.files)} file(s)",
+        f"{len(policy.targets)} targets, {len(policy.heartbeats)} heartbeat(s) "
+        f"in {len(policy.files)} file(s)",
         file=sys.stderr,
     )
     return 0

@@ -65,7 +65,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         body["ends_at"] = args.ends_at
     if args.duration or not args.ends_at:
         body["duration"] = args.duration or "2h"
-    answer = _call(args, settings, "POST", "/api/v1/silences", body)
+    answer = call_api(args, settings, "POST", "/api/v1/silences", body)
     if answer is None:
         return 1
     print(f"silence {answer['id']} {answer['state']} until {answer['ends_at']}")
@@ -74,7 +74,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     query = f"?state={args.state}" if args.state else ""
-    answer = _call(args, settings, "GET", f"/api/v1/silences{query}")
+    answer = call_api(args, settings, "GET", f"/api/v1/silences{query}")
     if answer is None:
         return 1
     if args.json:
@@ -91,7 +91,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _expire(args: argparse.Namespace, settings: Settings) -> int:
-    answer = _call(args, settings, "DELETE", f"/api/v1/silences/{quote(args.id, safe='')}")
+    answer = call_api(args, settings, "DELETE", f"/api/v1/silences/{quote(args.id, safe='')}")
     if answer is None:
         return 1
     print(f"silence {answer['id']} expired at {answer['ends_at']}")
@@ -106,7 +106,7 @@ def base_url(args: argparse.Namespace, settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def _call(
+def call_api(
     args: argparse.Namespace,
     settings: Settings,
     method: str,

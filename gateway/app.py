@@ -27,6 +27,7 @@ from gateway.body import BODY_TIMEOUT_SECONDS
 from gateway.callbacks import callback_routes
 from gateway.exceptions import GatewayError
 from gateway.handoff import Handoff
+from gateway.heartbeat_routes import HeartbeatRoutes
 from gateway.redis_clients import connect_async
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
@@ -115,6 +116,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/-/reload", reload, methods=["POST"]),
+        *HeartbeatRoutes(services, live).routes(),  # before the /api/v1 mount
         api_mount(services),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SourceName = Literal["sentry", "alertmanager", "datadog", "vercel"]
+# `heartbeat`: the alerts alertgw writes itself when a heartbeat is missed (gateway.heartbeats)
+SourceName = Literal["sentry", "alertmanager", "datadog", "vercel", "heartbeat"]
 Status = Literal["firing", "resolved"]
 Level = Literal["critical", "error", "warning", "info"]
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]

@@ -92,3 +92,47 @@ def test_format_text(policy: Policy) -> None:
     assert format_text([]) == ""
     two = explain(policy, alert) * 2
     assert format_text(two).count("\n\nam:1") == 1
+
+
+def test_pending_for_delays_every_step_and_is_shown(tmp_path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        """
+version: 1
+targets:
+  oncall: {pagerduty: {routing_key: "k"}}
+  lead: {pagerduty: {routing_key: "l"}}
+escalations:
+  standard:
+    steps:
+      - {notify: [oncall], wait: 5m}
+      - {notify: [lead]}
+rules:
+  - name: flaky-probe
+    matchers: ['alertname="ProbeFailed"']
+    severity: SEV2
+    escalation: standard
+    pending_for: 2m
+default: {severity: SEV3, escalation: standard}
+"""
+    )
+    held = load_policy(tmp_path / "rules.yaml", environ={})
+    [result] = explain(held, make_alert({"alertname": "ProbeFailed"}))
+    assert result["pending_for"] == "2m"
+    assert result["timeline"] == [
+        {"after": "2m", "notify": ["oncall"]},
+        {"after": "7m", "notify": ["lead"]},
+    ]
+    text = format_text([result])
+    assert "  pending     2m: step 1 waits; a resolve before then sends nothing\n" in text
+    assert "  timeline    +2m  oncall\n" in text
+    [plain] = explain(held, make_alert({"alertname": "Other"}))
+    assert "pending_for" not in plain
+    assert plain["timeline"][0] == {"after": "0s", "notify": ["oncall"]}
+
+
+def test_a_heartbeat_beat_pages_nobody(policy: Policy) -> None:
+    [result] = explain(policy, make_alert({"alertname": "Watchdog"}, level="info"))
+    assert (result["rule"], result["timeline"]) == ("heartbeat:watchdog", [])
+    assert result["heartbeat"] == {"name": "watchdog", "missed_after": "5m"}
+    text = format_text([result])
+    assert "heartbeat   a beat of watchdog: pages nobody; 5m without one opens" in text

@@ -158,7 +158,7 @@ PROD = {"environment": "production"}
         ({"service": "web", "level": "warning"}, {"category": "cosmetic"}, "SEV4"),
         ({"service": "web", "level": "error"}, {"category": "logs"}, "SEV4"),
         ({"service": "web", "level": "info"}, {}, "SEV4"),
-        ({"level": "warning"}, {"alertname": "Watchdog"}, "SEV4"),
+        ({"level": "info"}, {"alertname": "InfoInhibitor"}, "SEV4"),
         ({"service": "checkout", "level": "critical", "environment": "staging"}, {}, "SEV4"),
         ({"service": "payments", "level": "critical", "environment": "preview"}, {}, "SEV4"),
         ({"service": "auth", "level": "critical", "environment": "dev-eu"}, {}, "SEV4"),
@@ -233,3 +233,15 @@ def test_datadog_event_monitors_auto_resolve(policy: Policy) -> None:
     alert = make_alert({"event_type": "event_alert"}, source="datadog", **fields)
     (decided,) = policy.classify(alert)
     assert policy.quiet_for(decided.rule, alert.labels) == timedelta(hours=1)
+
+
+def test_watchdog_is_the_heartbeat_of_prometheus_not_sev4_noise(policy: Policy) -> None:
+    watchdog = policy.heartbeats["watchdog"]
+    assert (watchdog.severity, watchdog.escalation) == ("SEV2", "standard")
+    assert watchdog.allowance == timedelta(minutes=5)
+    for environment in ("production", "staging", None):
+        alert = make_alert({"alertname": "Watchdog"}, level="info", environment=environment)
+        found = policy.classify(alert)
+        assert [(c.rule, c.severity, c.incident_key) for c in found] == [
+            ("heartbeat:watchdog", "SEV2", "heartbeat:watchdog")
+        ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import autoresolve, escalation, muting, reminders, steps
+from workers import autoresolve, escalation, muting, pending, reminders, steps
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
@@ -79,7 +79,8 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
     if action == "opened":  # the common case: the incident and silences in one read
         incident, silences = muting.read(ctx, key)
         if incident is not None and incident.inc == inc:
-            steps.fire(ctx, incident, version, 0, silences)
+            if not pending.hold(ctx, incident, version):
+                steps.fire(ctx, incident, version, 0, silences)
             reminders.opened(ctx, incident)
             autoresolve.opened(ctx, incident)
         return
@@ -90,16 +91,20 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
     notified = ctx.store.notified(key)
     if action == "severity_raised":
         deliver(key, tag, rows_of(escalation.raise_told(ctx.policy, incident, notified)))
-        steps.raised(ctx, incident, version)
+        if not pending.hold(ctx, incident, version):
+            steps.raised(ctx, incident, version)
         reminders.raised(ctx)
     elif action in ("acknowledge", "resolve"):
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")
         deliver(key, tag, rows_of(escalation.everyone(notified, action_named(action), line)))
+        if action == "resolve":
+            pending.resolved(ctx, incident)
     elif action == "auto_resolve":
         # a resolve to every target paged (PagerDuty closes what alertgw opened there)
         line = f"Auto-resolved: {text}"
         deliver(key, tag, rows_of(escalation.everyone(notified, "resolve", line)))
+        pending.resolved(ctx, incident)
     elif action == "unacknowledge":
         line = f"Unacknowledged by {by}: escalation resumes"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))

@@ -28,7 +28,7 @@ from redis.exceptions import ResponseError
 
 from alertgw import metrics
 from gateway.handoff import decode_entry, stream_keys
-from workers import jobs
+from workers import flapping, heartbeat_checks, jobs
 from workers.context import URGENT, Context
 from workers.incidents import Applied
 
@@ -176,6 +176,11 @@ class Intake:
             self._done(stream, entry_id)
             return
         alert, ctx = entry.alert, self.ctx
+        if heartbeat_checks.is_beat(entry):
+            heartbeat_checks.consume_beat(ctx, entry, (stream, GROUP, entry_id))
+            return
+        if flapping.record(ctx, entry, (stream, GROUP, entry_id)):
+            return  # a resolve held while its incident flaps
         # the incidents this alert belongs to by the rules (several with `continue: true`),
         # as the gateway classified it: its fingerprint living in one of them is no reason
         # to leave its own

@@ -6,7 +6,8 @@ long after, on a worker of another version. So every job is queued as
 `workers.jobs.<name>` (`workers.scheduling.job_name`), whichever module defines it, and
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
-`workers.changes`, `workers.steps`, `workers.reminders` and `workers.delivery_jobs`.
+`workers.changes`, `workers.steps`, `workers.reminders`, `workers.delivery_jobs` and
+`workers.flapping`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from workers.autoresolve import auto_resolve_due
 from workers.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.context import Context
 from workers.delivery_jobs import deliver, deliver_chat
+from workers.flapping import flap_started, settle_flap
 from workers.reminders import remind, remind_due
 from workers.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
 from workers.steps import run_step
@@ -32,11 +34,13 @@ __all__ = [
     "deliver",
     "deliver_chat",
     "enqueue_change",
+    "flap_started",
     "on_change",
     "remind",
     "remind_due",
     "replay",
     "run_step",
+    "settle_flap",
 ]
 
 # Every job name ever queued, and what runs it now.
@@ -48,6 +52,8 @@ JOBS: dict[str, Callable[..., None]] = {
     "deliver": deliver,
     "deliver_chat": deliver_chat,
     "auto_resolve_due": auto_resolve_due,
+    "flap_started": flap_started,
+    "settle_flap": settle_flap,
 }
 
 

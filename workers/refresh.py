@@ -4,8 +4,9 @@ Gauges that describe shared state (open incidents, dead letters, intake lag) are
 from Redis as each scrape begins (`alertgw.metrics.RefreshingRegistry`), so every
 process exports the same truth and a Prometheus query can take `max` across them. The
 rule files are checked for changes every few seconds and reloaded (an invalid set is
-rejected; the last good one stays), and reminder and auto-resolve sweeps are made sure of
-(after a restart, the chain of sweeps picks up what Redis holds).
+rejected; the last good one stays), reminder and auto-resolve sweeps are made sure of
+(after a restart, the chain of sweeps picks up what Redis holds), and the heartbeat
+deadlines are checked (`workers.heartbeat_checks`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from redis.exceptions import RedisError
 from alertgw import metrics
 from gateway.handoff import stream_key
 from gateway.models import SEVERITIES
-from workers import autoresolve, reminders
+from workers import autoresolve, flapping, heartbeat_checks, reminders
 from workers.context import Context
 from workers.deadletters import DeadLetters
 from workers.incidents import IncidentStore
@@ -32,11 +33,12 @@ log = logging.getLogger(__name__)
 def refresh_shared_gauges(
     client: redis.Redis, prefix: str, store: IncidentStore, dead: DeadLetters, now: datetime
 ) -> None:
-    """Set the gauges of state all processes share (open incidents, dead letters, intake
-    lag) from Redis, so any process's scrape reports the truth at that moment."""
+    """Set the gauges of state all processes share (open incidents, flapping ones, dead
+    letters, intake lag) from Redis, so any process's scrape reports the truth at that moment."""
     for severity, count in store.count_open(now).items():
         metrics.incidents_open.labels(severity).set(count)
     metrics.dead_letters.set(dead.count())
+    flapping.count_by_severity(client, prefix)
     with client.pipeline(transaction=False) as pipe:
         for severity in SEVERITIES:
             pipe.xlen(stream_key(prefix, severity))
@@ -49,8 +51,9 @@ REFRESH_SECONDS = 5.0
 
 
 class Refresher:
-    """Every REFRESH_SECONDS: reloads changed rule files and makes sure reminder and
-    auto-resolve sweeps are coming (`keep_sweeping`). Refreshes the gauges when asked."""
+    """Every REFRESH_SECONDS: reloads changed rule files, makes sure reminder and
+    auto-resolve sweeps are coming (`keep_sweeping`) and checks the heartbeat deadlines.
+    Refreshes the gauges when asked."""
 
     def __init__(self, ctx: Context, every: float = REFRESH_SECONDS) -> None:
         self.ctx = ctx
@@ -65,6 +68,10 @@ class Refresher:
                 autoresolve.keep_sweeping(self.ctx)
             except RedisError as error:  # Redis away for a while: look again next time
                 log.warning("could not check the sweeps: %s", type(error).__name__)
+            try:
+                heartbeat_checks.check(self.ctx)
+            except RedisError as error:
+                log.warning("could not check the heartbeats: %s", type(error).__name__)
 
     def refresh(self) -> None:
         """Set the shared-state gauges from Redis (the metrics server calls it per scrape)."""

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from alertgw import metrics
 from gateway.silences import Silence
-from workers import escalation, muting
+from workers import escalation, flapping, muting
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
 from workers.incident_record import Incident
@@ -46,6 +46,8 @@ def fire(
     steps = escalation.plan(policy, incident)
     if index >= len(steps):
         return
+    if flapping.holds(ctx, incident):
+        return  # it pages again only once it settles (flapping.settle_flap resumes it)
     mute = muting.muted(ctx, incident, now, silences)
     if mute is not None:
         # a silence or an inhibiting incident: nobody hears of it now; look again later

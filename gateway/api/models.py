@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from gateway.heartbeats import State as HeartbeatState
 from gateway.models import Link, Severity
 from gateway.silences import State
 
@@ -137,3 +138,30 @@ class SilenceList(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class HeartbeatOut(BaseModel):
+    """One heartbeat as `GET /api/v1/heartbeats` lists it."""
+
+    name: str
+    state: HeartbeatState
+    severity: Severity
+    period: str
+    grace: str
+    last_beat: datetime | None
+    next_deadline: datetime | None
+    missed_since: datetime | None
+    paused_at: datetime | None
+    paused_by: str | None
+
+
+class HeartbeatList(BaseModel):
+    heartbeats: list[HeartbeatOut]
+
+
+class PauseIn(BaseModel):
+    """Body of `POST /api/v1/heartbeats/{name}/pause`; the body itself is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(default="api", min_length=1, max_length=200, description="who pauses")

@@ -10,11 +10,14 @@ from pydantic.json_schema import models_json_schema
 
 from gateway.api.models import (
     ErrorOut,
+    HeartbeatList,
+    HeartbeatOut,
     IncidentDetail,
     IncidentList,
     IncidentOut,
     NoteIn,
     Operation,
+    PauseIn,
     SilenceIn,
     SilenceList,
     SilenceOut,
@@ -22,11 +25,14 @@ from gateway.api.models import (
 
 MODELS: tuple[type[BaseModel], ...] = (
     ErrorOut,
+    HeartbeatList,
+    HeartbeatOut,
     IncidentDetail,
     IncidentList,
     IncidentOut,
     NoteIn,
     Operation,
+    PauseIn,
     SilenceIn,
     SilenceList,
     SilenceOut,
@@ -146,6 +152,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(_heartbeat_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "alertgw operator API", "version": "1"},
@@ -155,4 +162,20 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": paths,
+    }
+
+
+def _heartbeat_paths() -> dict[str, Any]:
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    beat = (200, HeartbeatOut, "the heartbeat")
+    return {
+        "/api/v1/heartbeats": {
+            "get": _op("List heartbeats with their state", (200, HeartbeatList, "them"))
+        },
+        "/api/v1/heartbeats/{name}/pause": {
+            "post": _op("Pause: no deadline until resumed", beat, PauseIn, [name], True)
+        },
+        "/api/v1/heartbeats/{name}/resume": {
+            "post": _op("Resume: a full period and grace from now", beat, params=[name])
+        },
     }

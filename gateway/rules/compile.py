@@ -11,6 +11,8 @@ from gateway.rules.merge import Merged
 from gateway.rules.model import (
     AutoResolve,
     Escalation,
+    Flap,
+    Heartbeat,
     InhibitRule,
     PagerDutyTarget,
     Policy,
@@ -24,6 +26,8 @@ from gateway.rules.schema import (
     DEFAULT_RULE,
     DedupeModel,
     EscalationModel,
+    FlapModel,
+    HeartbeatModel,
     PeriodModel,
     RuleModel,
     TargetModel,
@@ -43,6 +47,7 @@ def compile_policy(merged: Merged) -> Policy:
     """The runtime policy; `merged` must have passed `references` and have a default."""
     assert merged.default is not None, "merge() reports a missing default"
     default = merged.default.value
+    flap = merged.flap.value if merged.flap else None
     severities = dict(DEFAULT_SEVERITIES)
     if merged.severities is not None:
         for name, given in merged.severities.value.items():
@@ -54,7 +59,7 @@ def compile_policy(merged: Merged) -> Policy:
         time_intervals={
             name: _interval(name, p.value) for name, p in merged.time_intervals.items()
         },
-        rules=tuple(_rule(placed.value) for placed in merged.rules),
+        rules=tuple(_rule(placed.value, flap) for placed in merged.rules),
         default=Rule(
             DEFAULT_RULE,
             (),
@@ -62,6 +67,8 @@ def compile_policy(merged: Merged) -> Policy:
             default.escalation,
             tuple(default.group_by),
             auto_resolve=default.auto_resolve,
+            pending_for=default.pending_for,
+            flap=_flap(default.flap or flap),
         ),
         dedupe_window=merged.dedupe.value.window if merged.dedupe else DEFAULT_DEDUPE_WINDOW,
         auto_resolve=_auto_resolve(merged.dedupe.value if merged.dedupe else None),
@@ -71,6 +78,20 @@ def compile_policy(merged: Merged) -> Policy:
         ),
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
+        heartbeats={name: _heartbeat(name, p.value) for name, p in merged.heartbeats.items()},
+    )
+
+
+def _heartbeat(name: str, model: HeartbeatModel) -> Heartbeat:
+    return Heartbeat(
+        name=name,
+        period=model.period,
+        grace=model.grace,
+        severity=model.severity,
+        escalation=model.escalation,
+        labels=dict(model.labels),
+        from_alert=tuple(model.from_alert) if model.from_alert is not None else None,
+        tokens=tuple(t.strip() for t in model.token.split(",") if t.strip()),
     )
 
 
@@ -122,7 +143,11 @@ def _ranges(values: list[Range] | None) -> tuple[Range, ...] | None:
     return tuple(values) if values is not None else None
 
 
-def _rule(model: RuleModel) -> Rule:
+def _flap(model: FlapModel | None) -> Flap | None:
+    return Flap(model.changes, model.within, model.quiet) if model is not None else None
+
+
+def _rule(model: RuleModel, flap: FlapModel | None) -> Rule:
     return Rule(
         name=model.name,
         matchers=tuple(model.matchers),
@@ -131,4 +156,6 @@ def _rule(model: RuleModel) -> Rule:
         group_by=tuple(model.group_by),
         continue_=model.continue_,
         auto_resolve=model.auto_resolve,
+        pending_for=model.pending_for,
+        flap=_flap(model.flap or flap),
     )

@@ -35,6 +35,7 @@ def _unused(merged: Merged) -> list[str]:
     during = {step.during for step in steps}
     rules = [p.value for p in merged.rules] + ([merged.default.value] if merged.default else [])
     escalated = {rule.escalation for rule in rules}
+    escalated |= {p.value.escalation for p in merged.heartbeats.values()}
     found = [
         p.problem((), "target is not notified by any escalation step", key=True)
         for name, p in merged.targets.items()

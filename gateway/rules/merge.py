@@ -1,9 +1,9 @@
 """Merge validated rule files into one set of sections, and check the names they share.
 
-Merging a directory: `targets`, `escalations` and `time_intervals` merge by name (a name
-defined twice is a problem at the second place, naming the first); `rules` and `inhibit`
-are concatenated in file order; `severities`, `default` and `dedupe` may each appear in
-one file only. Rule names are unique across all files.
+Merging a directory: `targets`, `escalations`, `time_intervals` and `heartbeats` merge
+by name (a name defined twice is a problem at the second place, naming the first); `rules`
+and `inhibit` are concatenated in file order; `severities`, `default`, `dedupe` and `flap` may
+each appear in one file only. Rule names are unique across all files.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from gateway.rules.schema import (
     DefaultModel,
     EscalationModel,
     FileModel,
+    FlapModel,
+    HeartbeatModel,
     InhibitModel,
     PeriodModel,
     RuleModel,
@@ -53,9 +55,11 @@ class Merged:
     time_intervals: dict[str, Placed[list[PeriodModel]]] = field(default_factory=dict)
     rules: list[Placed[RuleModel]] = field(default_factory=list)
     inhibit: list[Placed[InhibitModel]] = field(default_factory=list)
+    heartbeats: dict[str, Placed[HeartbeatModel]] = field(default_factory=dict)
     severities: Placed[dict[Severity, SeverityModel]] | None = None
     default: Placed[DefaultModel] | None = None
     dedupe: Placed[DedupeModel] | None = None
+    flap: Placed[FlapModel] | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -70,6 +74,7 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
             merged.time_intervals, model.time_intervals, document, "time_intervals"
         )
         problems += _add_rules(merged.rules, model.rules, document)
+        problems += _by_name(merged.heartbeats, model.heartbeats, document, "heartbeats")
         merged.inhibit += [
             Placed(rule, document, ("inhibit", i)) for i, rule in enumerate(model.inhibit)
         ]
@@ -78,6 +83,7 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
         )
         merged.default = _once(merged.default, model.default, document, "default", problems)
         merged.dedupe = _once(merged.dedupe, model.dedupe, document, "dedupe", problems)
+        merged.flap = _once(merged.flap, model.flap, document, "flap", problems)
     if merged.default is None and files:
         problems.append(f"{files[0][0].name}:1:1: default: no rule file defines `default`")
     return merged, problems
@@ -129,7 +135,11 @@ def _add_rules(
 def references(merged: Merged) -> list[str]:
     """Every name one section uses must be defined in another."""
     problems = []
-    rules: list[Placed[Any]] = [*merged.rules, *([merged.default] if merged.default else [])]
+    rules: list[Placed[Any]] = [
+        *merged.rules,
+        *([merged.default] if merged.default else []),
+        *merged.heartbeats.values(),
+    ]
     for rule in rules:
         name = rule.value.escalation
         if name not in merged.escalations:

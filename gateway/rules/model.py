@@ -128,6 +128,16 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class Flap:
+    """Flap damping: `changes` firing/resolved changes within `within` make an incident
+    flap; it settles after `quiet` without a change (workers/flapping.py)."""
+
+    changes: int
+    within: timedelta
+    quiet: timedelta
+
+
+@dataclass(frozen=True)
 class Rule:
     """A classification rule; `continue_` lets later rules match too."""
 
@@ -140,6 +150,9 @@ class Rule:
     # quiet after which its incidents auto-resolve: None defers to the policy's
     # `dedupe.auto_resolve`, zero is `never`
     auto_resolve: timedelta | None = None
+    # hold-down: the incident opens at once, step 1 waits this long (docs/rules.md)
+    pending_for: timedelta | None = None
+    flap: Flap | None = None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         # a plain loop: this runs for every rule on every alert, and all() over a
@@ -195,6 +208,54 @@ class InhibitRule:
         )
 
 
+# The rule name of heartbeat beats and misses: rule names cannot contain ':', so none
+# collides with it (docs/heartbeats.md).
+HEARTBEAT_RULE = "heartbeat:"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A heartbeat: a beat is due every `period`; missing it by `grace` opens an incident.
+
+    Fed by firing alerts that match `from_alert` (none: pings only) and by
+    `POST /heartbeats/<name>` with one of `tokens`.
+    """
+
+    name: str
+    period: timedelta
+    grace: timedelta
+    severity: Severity
+    escalation: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    from_alert: tuple[Matcher, ...] | None = None
+    tokens: tuple[str, ...] = field(default=(), repr=False)  # credentials
+
+    @property
+    def rule(self) -> str:
+        """The rule name its beats and its incident go by."""
+        return f"{HEARTBEAT_RULE}{self.name}"
+
+    @property
+    def allowance(self) -> timedelta:
+        """How long after a beat the next one may come before it counts as missed."""
+        return self.period + self.grace
+
+    def fed_by(self, labels: Mapping[str, str]) -> bool:
+        """Whether an alert with these labels is one of this heartbeat's beats."""
+        if self.from_alert is None:
+            return False
+        return all(m.matches(labels) for m in self.from_alert)
+
+    def beat(self) -> Classification:
+        """How an alert that feeds it is classified: consumed by the workers as a beat."""
+        return Classification(
+            severity=self.severity,
+            rule=self.rule,
+            escalation=self.escalation,
+            incident_key=self.rule,
+        )
+
+
 class Classification(BaseModel):
     """What the rules decided for one alert (one per matching rule with `continue`)."""
 
@@ -222,6 +283,19 @@ class Policy:
     auto_resolve: tuple[AutoResolve, ...] = ()  # first match wins; none: never
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    heartbeats: Mapping[str, Heartbeat] = field(default_factory=dict)
+
+    def rule_named(self, name: str) -> Rule | None:
+        """The rule (or `default`) of that name; None for heartbeats and removed rules."""
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Rule]:
+        return {rule.name: rule for rule in (*self.rules, self.default)}
+
+    @cached_property
+    def _fed(self) -> tuple[Heartbeat, ...]:
+        return tuple(h for h in self.heartbeats.values() if h.from_alert is not None)
 
     @cached_property
     def _tests(self) -> tuple[tuple[Rule, tuple[Callable[[Mapping[str, str]], bool], ...]], ...]:
@@ -245,8 +319,15 @@ class Policy:
 
     def classify(self, alert: Alert) -> list[Classification]:
         """The rules that match `alert`, in order: the first match, plus the matches after
-        each `continue: true` rule; the default rule when none matches."""
+        each `continue: true` rule; the default rule when none matches.
+
+        An alert that feeds a heartbeat (`from_alert`) is that heartbeat's beat and
+        nothing else: the workers consume it, it opens no incident of its own.
+        """
         labels = alert.labels
+        for heartbeat in self._fed:
+            if heartbeat.fed_by(labels):
+                return [heartbeat.beat()]
         found: list[Classification] = []
         for rule, tests in self._tests:
             for test in tests:

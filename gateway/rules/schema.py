@@ -181,6 +181,21 @@ class PeriodModel(Strict):
     location: Annotated[ZoneInfo, PlainValidator(_location)] | None = None
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+class FlapModel(Strict):
+    """Flap damping: `changes` firing/resolved changes within `within` is flapping; it
+    stops after `quiet` without a change."""
+
+    changes: Annotated[int, Field(ge=2)]
+    within: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
+    quiet: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
+
+
 class RuleModel(Strict):
     name: RuleName
     matchers: list[Matcher] = Field(default_factory=list)
@@ -189,6 +204,8 @@ class RuleModel(Strict):
     group_by: GroupBy = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
     auto_resolve: Quiet | None = None  # None: `dedupe.auto_resolve` decides
+    pending_for: Duration | None = None  # hold-down: step 1 waits this long
+    flap: FlapModel | None = None
 
 
 class DefaultModel(Strict):
@@ -196,6 +213,8 @@ class DefaultModel(Strict):
     escalation: str
     group_by: GroupBy = Field(default_factory=list)
     auto_resolve: Quiet | None = None
+    pending_for: Duration | None = None
+    flap: FlapModel | None = None
 
 
 class AutoResolveModel(Strict):
@@ -230,6 +249,19 @@ class InhibitModel(Strict):
     equal: GroupBy = Field(default_factory=list)
 
 
+class HeartbeatModel(Strict):
+    """A heartbeat (docs/heartbeats.md): beats expected every `period`, plus `grace`."""
+
+    period: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)]
+    grace: Duration
+    severity: Severity
+    escalation: str
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+    from_alert: Annotated[list[Matcher], Field(min_length=1)] | None = None
+    # accepted `POST /heartbeats/<name>` tokens, comma-separated (rotation); empty: none
+    token: str = ""
+
+
 class FileModel(Strict):
     """One rule file. In a directory, sections merge as `gateway.rules.loader` says."""
 
@@ -244,3 +276,5 @@ class FileModel(Strict):
     default: DefaultModel | None = None
     dedupe: DedupeModel | None = None
     inhibit: list[InhibitModel] = Field(default_factory=list)
+    heartbeats: dict[Name, HeartbeatModel] = Field(default_factory=dict)
+    flap: FlapModel | None = None  # flap damping of every rule without its own

@@ -206,6 +206,9 @@ def test_openapi_document_describes_the_api(app: tuple[TestClient, Harness, Any]
         "/api/v1/incidents/{key}/notes",
         "/api/v1/silences",
         "/api/v1/silences/{id}",
+        "/api/v1/heartbeats",
+        "/api/v1/heartbeats/{name}/pause",
+        "/api/v1/heartbeats/{name}/resume",
     }
     schemas = document["components"]["schemas"]
     assert schemas["SilenceIn"]["required"] == ["matchers", "comment", "created_by"]
