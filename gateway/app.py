@@ -30,6 +30,7 @@ from gateway.handoff import Handoff
 from gateway.redis_clients import connect_async
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
+from gateway.ui import console_routes
 from gateway.webhooks import WebhookEndpoint, error_response
 from workers.deadletters import DeadLetters
 from workers.refresh import refresh_shared_gauges
@@ -116,6 +117,7 @@ def create_app(
         Route("/metrics", metrics_endpoint),
         Route("/-/reload", reload, methods=["POST"]),
         api_mount(services),
+        *console_routes(services, lambda: live.current, dead_letters),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

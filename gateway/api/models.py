@@ -89,6 +89,7 @@ class IncidentOut(BaseModel):
     lead: str | None
     alert_count: int
     step: int
+    step_at: datetime | None = None  # when `step` fired
     resolved_at: datetime | None
     resolved_by: str | None
 
