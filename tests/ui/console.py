@@ -57,6 +57,12 @@ def console(
         _forget_jobs(harness)
 
 
+def pages_sent(harness: Harness, key: str | None = None) -> list[tuple[str, str]]:
+    """(action, target) of every PagerDuty event sent (about one incident), in order."""
+    sent = harness.pagerduty.sent
+    return [(n.action, n.target.name) for n in sent if key is None or n.incident.key == key]
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token a page's forms carry."""
     found = re.search(r'name="csrf" value="([^"]+)"', html)

@@ -21,7 +21,7 @@ import redis
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.api.operator import KEY, open_incident, served
-from tests.ui.console import API_TOKEN, console_app
+from tests.ui.console import API_TOKEN, console_app, pages_sent
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 
 CHROMIUM = os.environ.get("ALERTGW_CHROMIUM", "/usr/bin/chromium")
@@ -82,11 +82,6 @@ def log_in(page: Page, url: str, name: str = "alice") -> None:
     expect(page.get_by_role("heading", name="Incidents")).to_be_visible()
 
 
-def pages_sent(harness: Harness, key: str = KEY) -> list[tuple[str, str]]:
-    """(action, target) of every PagerDuty event sent about one incident, in order."""
-    return [(n.action, n.target.name) for n in harness.pagerduty.sent if n.incident.key == key]
-
-
 def test_log_in_see_sev1_above_sev3_and_acknowledge(
     site: tuple[str, Harness], page: Page, tmp_path: Path
 ):
@@ -109,7 +104,7 @@ def test_log_in_see_sev1_above_sev3_and_acknowledge(
     harness.clock.advance(timedelta(minutes=10))
     harness.run_due()
     # the acknowledged SEV1 pages nobody more; the SEV3 nobody acknowledged escalates
-    assert pages_sent(harness) == [("trigger", "oncall"), ("acknowledge", "oncall")]
+    assert pages_sent(harness, KEY) == [("trigger", "oncall"), ("acknowledge", "oncall")]
     assert pages_sent(harness, SEARCH) == [("trigger", "oncall"), ("trigger", "eng-lead")]
 
 
@@ -132,7 +127,7 @@ def test_silence_like_this_mutes_the_next_step(
 
     harness.clock.advance(timedelta(minutes=5))
     harness.run_due()
-    assert pages_sent(harness) == [("trigger", "oncall")]
+    assert pages_sent(harness, KEY) == [("trigger", "oncall")]
     page.goto(f"{url}/ui/incidents/{KEY}")
     expect(page.locator(".timeline")).to_contain_text("silenced")
 

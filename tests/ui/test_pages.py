@@ -14,8 +14,9 @@ import redis
 from starlette.testclient import TestClient
 
 from tests.api.operator import KEY, open_incident
-from tests.ui.console import API_TOKEN, console, csrf_of, log_in
+from tests.ui.console import API_TOKEN, console, csrf_of, log_in, pages_sent
 from tests.workers.conftest import Harness
+from tests.workers.helpers import entry, hand_off
 
 SEARCH = "search-slow:service=search"
 
@@ -24,11 +25,6 @@ SEARCH = "search-slow:service=search"
 def ui(redis_client: redis.Redis, key_prefix: str):
     with console(redis_client, key_prefix) as parts:
         yield parts
-
-
-def pages(harness: Harness) -> list[tuple[str, str]]:
-    """(action, target) of every PagerDuty event sent so far, in order."""
-    return [(n.action, n.target.name) for n in harness.pagerduty.sent]
 
 
 def two_incidents(harness: Harness) -> None:
@@ -143,7 +139,7 @@ def test_acknowledging_from_the_page_stops_the_escalation(ui: tuple[TestClient, 
     harness.clock.advance(timedelta(hours=2))
     harness.run_due()
     # PagerDuty hears of the acknowledgement; nobody else is paged
-    assert pages(harness) == [("trigger", "oncall"), ("acknowledge", "oncall")]
+    assert pages_sent(harness) == [("trigger", "oncall"), ("acknowledge", "oncall")]
 
 
 def test_unacknowledged_the_next_step_goes_out(ui: tuple[TestClient, Harness]):
@@ -152,7 +148,7 @@ def test_unacknowledged_the_next_step_goes_out(ui: tuple[TestClient, Harness]):
     open_incident(harness)
     harness.clock.advance(timedelta(minutes=5))
     harness.run_due()
-    assert pages(harness) == [("trigger", "oncall"), ("trigger", "eng-lead")]
+    assert pages_sent(harness) == [("trigger", "oncall"), ("trigger", "eng-lead")]
 
 
 def test_a_silence_made_from_an_incident_mutes_its_next_step(ui: tuple[TestClient, Harness]):
@@ -175,7 +171,7 @@ def test_a_silence_made_from_an_incident_mutes_its_next_step(ui: tuple[TestClien
     assert "deploy" in listed
     harness.clock.advance(timedelta(minutes=5))
     harness.run_due()
-    assert pages(harness) == [("trigger", "oncall")]
+    assert pages_sent(harness) == [("trigger", "oncall")]
     kinds = [e.kind for e in harness.ctx.store.timeline(KEY)]
     assert "silenced" in kinds
 
@@ -191,7 +187,7 @@ def test_expiring_the_silence_lets_the_escalation_resume(ui: tuple[TestClient, H
     )
     harness.clock.advance(timedelta(minutes=5))
     harness.run_due()
-    assert pages(harness) == [("trigger", "oncall")]
+    assert pages_sent(harness) == [("trigger", "oncall")]
     silence = harness.ctx.redis.hkeys(f"{harness.ctx.prefix}silences")[0].decode()
     listed = http.get("/ui/silences").text
     expired = http.post(f"/ui/silences/{silence}/expire", data={"csrf": csrf_of(listed)})
@@ -199,7 +195,7 @@ def test_expiring_the_silence_lets_the_escalation_resume(ui: tuple[TestClient, H
     assert "Expired (1)" in http.get("/ui/silences").text
     harness.clock.advance(timedelta(minutes=10))
     harness.run_due()
-    assert pages(harness) == [("trigger", "oncall"), ("trigger", "eng-lead")]
+    assert pages_sent(harness) == [("trigger", "oncall"), ("trigger", "eng-lead")]
 
 
 def test_the_silence_preview_names_a_bad_matcher(ui: tuple[TestClient, Harness]):
@@ -229,7 +225,7 @@ def test_resolve_and_note_from_the_page(ui: tuple[TestClient, Harness]):
     again = http.post(path(KEY, "/ack"), data={"csrf": csrf})
     assert again.status_code == 409
     harness.run_due()
-    assert pages(harness) == [("trigger", "oncall"), ("resolve", "oncall")]
+    assert pages_sent(harness) == [("trigger", "oncall"), ("resolve", "oncall")]
 
 
 def test_an_unknown_incident_is_a_404_page(ui: tuple[TestClient, Harness]):
@@ -293,3 +289,38 @@ def test_a_trusted_proxy_header_names_the_user(redis_client: redis.Redis, key_pr
         assert page.status_code == 200
         http.post(path(KEY, "/ack"), data={"csrf": csrf_of(page.text)}, headers=who)
         assert harness.ctx.store.get(KEY).lead == "dave (UI)"
+
+
+def test_acknowledged_then_refiring_pages_nobody_and_counts_the_alert(
+    ui: tuple[TestClient, Harness],
+):
+    http, harness = ui
+    open_incident(harness)
+    log_in(http, "alice")
+    http.post(path(KEY, "/ack"), data={"csrf": csrf_of(http.get(path(KEY)).text)})
+    harness.clock.advance(timedelta(minutes=1))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(fingerprint="am:9", key=KEY))
+    harness.clock.advance(timedelta(minutes=30))
+    harness.run_due()
+    assert pages_sent(harness) == [("trigger", "oncall"), ("acknowledge", "oncall")]
+    row = http.get("/ui/board").text.split('<tr class="row', 2)[1]
+    assert 'data-label="Alerts">2<' in row
+    assert "acknowledged" in row
+    assert "alice (UI)" in row
+
+
+def test_a_raised_incident_moves_up_the_board(ui: tuple[TestClient, Harness]):
+    http, harness = ui
+    open_incident(harness, key=SEARCH, fingerprint="am:2", severity="SEV3", service="search")
+    harness.clock.advance(timedelta(minutes=1))
+    open_incident(harness, key="api-slow:service=api", fingerprint="am:3", severity="SEV2")
+    log_in(http)
+    before = http.get("/ui/board").text
+    assert before.index("api-slow") < before.index("search-slow")
+    raised = entry(fingerprint="am:4", severity="SEV1", key=SEARCH, service="search")
+    hand_off(harness.ctx.redis, harness.ctx.prefix, raised)
+    harness.run_due()
+    after = http.get("/ui/board").text
+    assert after.index("search-slow") < after.index("api-slow")
+    shown = http.get(path(SEARCH)).text
+    assert "SEV3 -&gt; SEV1" in shown
