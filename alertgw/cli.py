@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alertgw import heartbeats_cli, logs, rules_cli, serve, silence_cli, up
+from alertgw import heartbeats_cli, incidents_cli, logs, rules_cli, serve, silence_cli, up
 from gateway.settings import SettingsError, load_settings
 from workers import commands as worker_commands
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         rules_cli.register,
         silence_cli.register,
         heartbeats_cli.register,
+        incidents_cli.register,
     )
     for register in registrars:
         register(commands)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from alertgw.silence_cli import call_api
+from alertgw.api_client import call as call_api
 from gateway.settings import Settings
 
 

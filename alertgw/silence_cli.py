@@ -10,17 +10,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import sys
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from alertgw.api_client import call as _call
 from gateway.settings import Settings
-
-TIMEOUT_SECONDS = 10.0
-# a gateway listening on every interface is reached on loopback from the same machine
-_ANY_ADDRESS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared against, never bound
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,7 +59,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         body["ends_at"] = args.ends_at
     if args.duration or not args.ends_at:
         body["duration"] = args.duration or "2h"
-    answer = call_api(args, settings, "POST", "/api/v1/silences", body)
+    answer = _call(args, settings, "POST", "/api/v1/silences", body)
     if answer is None:
         return 1
     print(f"silence {answer['id']} {answer['state']} until {answer['ends_at']}")
@@ -74,7 +68,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     query = f"?state={args.state}" if args.state else ""
-    answer = call_api(args, settings, "GET", f"/api/v1/silences{query}")
+    answer = _call(args, settings, "GET", f"/api/v1/silences{query}")
     if answer is None:
         return 1
     if args.json:
@@ -91,43 +85,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _expire(args: argparse.Namespace, settings: Settings) -> int:
-    answer = call_api(args, settings, "DELETE", f"/api/v1/silences/{quote(args.id, safe='')}")
+    answer = _call(args, settings, "DELETE", f"/api/v1/silences/{quote(args.id, safe='')}")
     if answer is None:
         return 1
     print(f"silence {answer['id']} expired at {answer['ends_at']}")
     return 0
-
-
-def base_url(args: argparse.Namespace, settings: Settings) -> str:
-    if args.url:
-        return str(args.url).rstrip("/")
-    host = "127.0.0.1" if settings.host in _ANY_ADDRESS else settings.host
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.port}"
-
-
-def call_api(
-    args: argparse.Namespace,
-    settings: Settings,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-) -> Any:
-    """The API's JSON answer, or None after printing why it failed."""
-    headers = {}
-    if settings.api_token is not None:
-        headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
-    url = base_url(args, settings) + path
-    try:
-        response = httpx.request(method, url, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        print(f"alertgw: cannot reach the gateway at {url}: {error}", file=sys.stderr)
-        return None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"error": response.text[:200]}
-    if response.status_code >= 400:
-        print(f"alertgw: {response.status_code}: {answer.get('error', answer)}", file=sys.stderr)
-        return None
-    return answer

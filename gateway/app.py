@@ -31,6 +31,7 @@ from gateway.heartbeat_routes import HeartbeatRoutes
 from gateway.redis_clients import connect_async
 from gateway.reload import LivePolicy
 from gateway.settings import Settings, load_settings
+from gateway.ui import console_routes
 from gateway.webhooks import WebhookEndpoint, error_response
 from workers.deadletters import DeadLetters
 from workers.refresh import refresh_shared_gauges
@@ -118,6 +119,7 @@ def create_app(
         Route("/-/reload", reload, methods=["POST"]),
         *HeartbeatRoutes(services, live).routes(),  # before the /api/v1 mount
         api_mount(services),
+        *console_routes(services, lambda: live.current, dead_letters),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

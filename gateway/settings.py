@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     pagerduty_webhook_secret: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     api_token: SecretStr | None = None
+    # The console (/ui): a header a reverse proxy sets to the signed-in user's name
+    # (e.g. X-Forwarded-User from oauth2-proxy); opt-in, trusted as is when set.
+    ui_user_header: str | None = None
+    # Signs the console's session and CSRF cookies; default: derived from the API token.
+    ui_session_secret: SecretStr | None = None
 
     pagerduty_events_url: HttpUrl = HttpUrl("https://events.pagerduty.com")
     slack_api_url: HttpUrl = HttpUrl("https://slack.com/api/")

@@ -76,7 +76,7 @@ class IncidentsApi:
 
     async def show(self, request: Request) -> Response:
         key = request.path_params["key"]
-        return reply(await self._services.call(self._detail, key))
+        return reply(await self._services.call(self.detail, key))
 
     async def acknowledge(self, request: Request) -> Response:
         return await self._operate(request, "acknowledge")
@@ -87,14 +87,15 @@ class IncidentsApi:
     async def note(self, request: Request) -> Response:
         key = request.path_params["key"]
         body = await read_model(request, self._services, NoteIn)
-        return reply(await self._services.call(self._apply, "note", key, body.by, body.note), 201)
+        return reply(await self._services.call(self.apply, "note", key, body.by, body.note), 201)
 
     async def _operate(self, request: Request, operation: str) -> Response:
         key = request.path_params["key"]
         body = await read_model(request, self._services, Operation)
-        return reply(await self._services.call(self._apply, operation, key, body.by, body.note))
+        return reply(await self._services.call(self.apply, operation, key, body.by, body.note))
 
-    def _apply(self, operation: str, key: str, by: str, note: str) -> IncidentOut:
+    def apply(self, operation: str, key: str, by: str, note: str) -> IncidentOut:
+        """acknowledge, resolve or note (the console acts through this too); sync."""
         store, now = self._store, self._services.clock()
         method = {"acknowledge": store.acknowledge, "resolve": store.resolve}.get(
             operation, store.add_note
@@ -107,7 +108,8 @@ class IncidentsApi:
             raise Conflict(f"incident {key!r} is {incident.status}; {operation} needs {need}")
         return incident_out(self._found(key))
 
-    def _detail(self, key: str) -> IncidentDetail:
+    def detail(self, key: str) -> IncidentDetail:
+        """The incident with its timeline and alerts (also the console's page); sync."""
         incident = self._found(key)
         timeline = [
             TimelineEntryOut(at=e.at, kind=e.kind, text=e.text) for e in self._store.timeline(key)

@@ -96,6 +96,7 @@ class IncidentOut(BaseModel):
     lead: str | None
     alert_count: int
     step: int
+    step_at: datetime | None = None  # when `step` fired
     resolved_at: datetime | None
     resolved_by: str | None
     last_alert_at: datetime | None = Field(default=None, description="when an alert last came")

@@ -10,7 +10,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from alertgw import silence_cli
+from alertgw import api_client, silence_cli
 from gateway.inhibition import with_severity
 from gateway.settings import Settings
 from tests.api.operator import API_TOKEN, KEY, bearer, open_incident, operator_app, served
@@ -152,7 +152,7 @@ def test_cli_adds_lists_and_expires_over_http(
 def test_cli_default_url_and_unreachable_gateway(capsys: pytest.CaptureFixture[str]):
     args = argparse.Namespace(url=None)
     settings = Settings(host="0.0.0.0", port=9999)
-    assert silence_cli.base_url(args, settings) == "http://127.0.0.1:9999"
-    assert silence_cli.base_url(args, Settings(host="::1", port=8080)) == "http://[::1]:8080"
+    assert api_client.base_url(args, settings) == "http://127.0.0.1:9999"
+    assert api_client.base_url(args, Settings(host="::1", port=8080)) == "http://[::1]:8080"
     assert run_cli("http://127.0.0.1:9", "list") == 1
     assert "cannot reach the gateway" in capsys.readouterr().err
