@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alertgw import logs, rules_cli, serve, silence_cli, up
+from alertgw import drill_cli, logs, rules_cli, serve, silence_cli, up
 from gateway.settings import SettingsError, load_settings
 from workers import commands as worker_commands
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         worker_commands.register,
         rules_cli.register,
         silence_cli.register,
+        drill_cli.register,
     )
     for register in registrars:
         register(commands)

@@ -1,0 +1,98 @@
+"""A drill's outcome for people (text) and for tools (JSON)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from alertgw.drill.engine import Outcome
+from alertgw.drill.recorder import Sent
+from gateway.rules.durations import format_duration
+
+
+def offset(start: datetime, moment: datetime) -> str:
+    """`moment` as the drill writes times: an offset from its start (`1h5m`)."""
+    return format_duration(moment - start)
+
+
+def text(outcome: Outcome) -> str:
+    """The timeline (notifications `->`, incident events `.`), then the verdict."""
+    start = outcome.drill.start
+    rows: list[tuple[datetime, int, str]] = []
+    for sent in outcome.sent:
+        rows.append((sent.at, 1, f"-> {sent.target} {sent.action}  {_why(sent)}"))
+    for happening in outcome.history:
+        rows.append(
+            (happening.at, 0, f".  {happening.kind}: {happening.text}  [{happening.incident}]")
+        )
+    lines = [f"drill {outcome.drill.name} ({outcome.drill.path}), rules {outcome.rules}"]
+    lines.append(f"start {start.isoformat()}, until +{format_duration(outcome.drill.until)}")
+    for moment, _, row in sorted(rows, key=lambda r: (r[0], r[1])):
+        lines.append(f"{offset(start, moment):>9}  {moment:%a %H:%M:%S}  {row}")
+    verdict = outcome.verdict
+    if verdict is None:
+        lines.append(f"{len(outcome.sent)} notifications; no `expect` to check")
+    elif verdict.passed:
+        lines.append(
+            f"PASS: all {len(outcome.drill.expect or ())} expected notifications, no other"
+        )
+    else:
+        for missing in verdict.missing:
+            when = format_duration(missing.at)
+            lines.append(f"MISSING {missing.where}: at {when} {missing.target} {missing.action}")
+        for sent in verdict.unexpected:
+            when = offset(start, sent.at)
+            lines.append(f"UNEXPECTED at {when} {sent.target} {sent.action}  {_why(sent)}")
+        lines.append(f"FAIL: {len(verdict.missing)} missing, {len(verdict.unexpected)} unexpected")
+    return "\n".join(lines)
+
+
+def as_json(outcome: Outcome) -> str:
+    """One JSON document: notifications, history, and the verdict (null without expect)."""
+    start = outcome.drill.start
+    verdict: dict[str, Any] | None = None
+    if outcome.verdict is not None:
+        verdict = {
+            "passed": outcome.verdict.passed,
+            "missing": [
+                {
+                    "at": format_duration(m.at),
+                    "target": m.target,
+                    "action": m.action,
+                    "where": m.where,
+                }
+                for m in outcome.verdict.missing
+            ],
+            "unexpected": [_sent(start, s) for s in outcome.verdict.unexpected],
+        }
+    document = {
+        "drill": str(outcome.drill.path),
+        "rules": str(outcome.rules),
+        "start": start.isoformat(),
+        "notifications": [_sent(start, s) for s in outcome.sent],
+        "history": [
+            {"at": offset(start, h.at), "incident": h.incident, "kind": h.kind, "text": h.text}
+            for h in outcome.history
+        ],
+        "verdict": verdict,
+    }
+    return json.dumps(document, indent=2)
+
+
+def _sent(start: datetime, sent: Sent) -> dict[str, Any]:
+    return {
+        "at": offset(start, sent.at),
+        "seconds": int((sent.at - start) / timedelta(seconds=1)),
+        "target": sent.target,
+        "action": sent.action,
+        "incident": sent.incident,
+        "rule": sent.rule,
+        "severity": sent.severity,
+        "text": sent.text,
+    }
+
+
+def _why(sent: Sent) -> str:
+    reason = f"{sent.severity} rule {sent.rule}"
+    return f"({reason}: {sent.text})" if sent.text else f"({reason})"
