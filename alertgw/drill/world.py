@@ -4,6 +4,7 @@ The gateway is the Starlette app behind a TestClient; the worker side is the int
 the RQ jobs it makes, run here in order instead of by worker processes. Both read one
 virtual clock, which only moves when the drill moves it: a job scheduled for 10:05 runs
 when the clock reaches 10:05, with the clock at 10:05, however long the machine takes.
+Key expiry follows the same clock (`World._age_keys`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,40 @@ class World:
             if not due:
                 break
             job_id, score = due[0]
-            self.clock.move_to(from_timestamp(score))
+            self._move_to(from_timestamp(score))
             self.ctx.redis.zrem(self._scheduled.key, job_id)
             self._run(job_id.decode())
             self.settle()
+        self._move_to(moment)
+
+    def _move_to(self, moment: datetime) -> None:
+        before = self.clock.now
         self.clock.move_to(moment)
+        self._age_keys(self.clock.now - before)
+
+    def _age_keys(self, elapsed: timedelta) -> None:
+        """Let `elapsed` of virtual time pass for Redis expiry too.
+
+        Incidents are forgotten, and sent markers lapse, by key TTLs, which Redis counts
+        in real time: a drill's hour passes in milliseconds. So every key under the
+        world's prefix that has a TTL loses `elapsed` of it, and goes when none is left.
+        """
+        lost = int(elapsed.total_seconds() * 1000)
+        if lost <= 0:
+            return
+        client = self.ctx.redis
+        keys = list(client.scan_iter(match=f"{self.ctx.prefix}*", count=1000))
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.pttl(key)
+            ttls = pipe.execute()
+        with client.pipeline(transaction=True) as pipe:
+            for key, ttl in zip(keys, ttls, strict=True):
+                if ttl > lost:
+                    pipe.pexpire(key, ttl - lost)
+                elif ttl > 0:
+                    pipe.delete(key)
+            pipe.execute()
 
     def _run_queued(self) -> int:
         ran = 0

@@ -21,8 +21,25 @@ SHIPPED_DRILLS = sorted((REPO / "rules" / "drills").glob("*.yaml"))
 # Scenarios written as issue 13 demands, waiting for the incident-semantics fixes that
 # land in other branches. When a fix lands its scenarios pass, strict xfail turns that
 # into a failure, and the line goes: delete it, the scenario is then a plain test.
+DEFECT_1 = (
+    "defect 1: a raise never pages the new path's earlier targets, nor re-triggers those paged"
+)
+DEFECT_2 = (
+    "defect 2: an open or acknowledged incident is forgotten after the dedupe window of quiet"
+)
+AUTO_RESOLVE = "auto_resolve: the setting does not exist yet"
 WAITING_FOR_FIX = {
-    "raise_warn_to_crit_pages_new_path": "defect 1: a raise never pages the new path's earlier targets",
+    "raise_warn_to_crit_pages_new_path": DEFECT_1,
+    "raise_sev3_to_sev1_before_on_call_page": DEFECT_1,
+    "raise_sev3_to_sev1_after_on_call_page": DEFECT_1,
+    "raise_sev2_to_sev1_at_first_step": DEFECT_1,
+    "raise_sev2_to_sev1_at_second_step": DEFECT_1,
+    "raise_sev2_to_sev1_at_third_step": DEFECT_1,
+    "acknowledged_incident_is_not_forgotten": DEFECT_2,
+    "acknowledged_sev1_repeated_every_4h_for_a_day": DEFECT_2,
+    "sev3_friday_evening_waits_for_monday": DEFECT_2,
+    "auto_resolve_resolves_every_paged_target": AUTO_RESOLVE,
+    "auto_resolve_applies_to_acknowledged_incidents": AUTO_RESOLVE,
 }
 
 
@@ -31,7 +48,9 @@ def _id(path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", SCENARIOS + SHIPPED_DRILLS, ids=_id)
-def test_scenario(path: Path, redis_url: str, key_prefix: str, request: pytest.FixtureRequest) -> None:
+def test_scenario(
+    path: Path, redis_url: str, key_prefix: str, request: pytest.FixtureRequest
+) -> None:
     if path.parent == HERE and path.stem in WAITING_FOR_FIX:
         reason = WAITING_FOR_FIX[path.stem]
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
