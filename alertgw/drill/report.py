@@ -49,7 +49,7 @@ def text(outcome: Outcome) -> str:
 
 
 def as_json(outcome: Outcome) -> str:
-    """One JSON document: notifications, history, and the verdict (null without expect)."""
+    """One line of JSON: notifications, history, and the verdict (null without expect)."""
     start = outcome.drill.start
     verdict: dict[str, Any] | None = None
     if outcome.verdict is not None:
@@ -77,7 +77,7 @@ def as_json(outcome: Outcome) -> str:
         ],
         "verdict": verdict,
     }
-    return json.dumps(document, indent=2)
+    return json.dumps(document)
 
 
 def _sent(start: datetime, sent: Sent) -> dict[str, Any]:
