@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import redis
+from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from starlette.testclient import TestClient
@@ -139,23 +140,13 @@ class World:
             pipe.execute()
 
     def _run_queued(self) -> int:
-        ran = 0
-        while job_ids := self.ctx.queue.get_job_ids():
-            for job_id in job_ids:
-                self.ctx.queue.remove(job_id)
-                self._run(job_id)
-                ran += 1
-        return ran
+        return run_queued(self.ctx.queue, self._run)
 
     def _run(self, job_id: str) -> None:
-        job = Job.fetch(job_id, connection=self.ctx.redis)
         try:
-            job.func(*job.args, **job.kwargs)
+            run_job(self.ctx.redis, job_id)
         except Exception as error:  # a job failing is the drill failing: say which job
-            name = (job.func_name or "?").rsplit(".", 1)[-1]
-            raise DrillRunError(f"job {name} failed at {self.clock.now}: {error!r}") from error
-        finally:
-            job.delete()
+            raise DrillRunError(f"job {job_id} failed at {self.clock.now}: {error!r}") from error
 
     def forget_jobs(self) -> None:
         """Delete RQ's keys of this world's queue (they live outside the key prefix)."""
@@ -163,6 +154,26 @@ class World:
         for job_id in ids:
             self.ctx.redis.delete(f"rq:job:{job_id}")
         self.ctx.redis.delete(self.ctx.queue.key, self._scheduled.key)
+
+
+def run_job(connection: redis.Redis, job_id: str) -> None:
+    """Run one RQ job here and now, as a worker would, then delete it."""
+    job = Job.fetch(job_id, connection=connection)
+    try:
+        job.func(*job.args, **job.kwargs)
+    finally:
+        job.delete()
+
+
+def run_queued(queue: Queue, run: Callable[[str], None]) -> int:
+    """Run every job waiting in `queue`, and those they enqueue; returns how many."""
+    ran = 0
+    while job_ids := queue.get_job_ids():
+        for job_id in job_ids:
+            queue.remove(job_id)
+            run(job_id)
+            ran += 1
+    return ran
 
 
 @contextlib.contextmanager
