@@ -63,7 +63,7 @@ def test_json_is_one_line_per_drill(
     assert main(["drill", "--format", "json", str(passing)]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     outcome = json.loads(line)
-    assert outcome["verdict"] == {"passed": True, "missing": [], "unexpected": []}
+    assert outcome["verdict"] == {"passed": True, "missing": [], "unexpected": [], "state": []}
     pages = [(n["at"], n["target"], n["action"]) for n in outcome["notifications"]]
     assert pages == [
         ("0s", "oncall", "trigger"),

@@ -8,13 +8,14 @@ drill's outcome, with the incidents' timelines for the why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from alertgw.drill.events import Player
 from alertgw.drill.recorder import Sent
 from alertgw.drill.spec import Drill
+from alertgw.drill.state import check
 from alertgw.drill.verdict import Verdict, judge
 from alertgw.drill.world import World, world
 
@@ -65,9 +66,12 @@ def run_drill(drill: Drill, redis_url: str, prefix: str, rules: Path) -> Outcome
         running.advance(drill.start + drill.until)
         _read_history(running, player.keys, history)
         sent = list(running.recorder.sent)
+        found = [i for key in player.keys if (i := running.ctx.store.get(key)) is not None]
+    state = [problem for expected in drill.incidents for problem in check(expected, found)]
     verdict = None
-    if drill.expect is not None:
-        verdict = judge(drill.expect, sent, drill.start, drill.ignore)
+    if drill.expect is not None or drill.incidents:
+        verdict = judge(drill.expect or (), sent, drill.start, drill.ignore)
+        verdict = replace(verdict, state=state)
     ordered = sorted(history.values(), key=lambda h: (h.at, h.incident))
     return Outcome(drill, rules, sent, ordered, verdict)
 

@@ -30,22 +30,29 @@ def text(outcome: Outcome) -> str:
     lines.append(f"start {start.isoformat()}, until +{format_duration(outcome.drill.until)}")
     for moment, _, row in sorted(rows, key=lambda r: (r[0], r[1])):
         lines.append(f"{offset(start, moment):>9}  {moment:%a %H:%M:%S}  {row}")
-    verdict = outcome.verdict
+    return "\n".join([*lines, *_verdict(outcome)])
+
+
+def _verdict(outcome: Outcome) -> list[str]:
+    verdict, drill, start = outcome.verdict, outcome.drill, outcome.drill.start
     if verdict is None:
-        lines.append(f"{len(outcome.sent)} notifications; no `expect` to check")
-    elif verdict.passed:
-        lines.append(
-            f"PASS: all {len(outcome.drill.expect or ())} expected notifications, no other"
-        )
-    else:
-        for missing in verdict.missing:
-            when = format_duration(missing.at)
-            lines.append(f"MISSING {missing.where}: at {when} {missing.target} {missing.action}")
-        for sent in verdict.unexpected:
-            when = offset(start, sent.at)
-            lines.append(f"UNEXPECTED at {when} {sent.target} {sent.action}  {_why(sent)}")
-        lines.append(f"FAIL: {len(verdict.missing)} missing, {len(verdict.unexpected)} unexpected")
-    return "\n".join(lines)
+        return [f"{len(outcome.sent)} notifications; no `expect` to check"]
+    states = f", {len(drill.incidents)} incidents as expected" if drill.incidents else ""
+    if verdict.passed:
+        return [f"PASS: all {len(drill.expect or ())} expected notifications, no other{states}"]
+    lines = [
+        f"MISSING {m.where}: at {format_duration(m.at)} {m.target} {m.action}"
+        for m in verdict.missing
+    ]
+    lines += [
+        f"UNEXPECTED at {offset(start, s.at)} {s.target} {s.action}  {_why(s)}"
+        for s in verdict.unexpected
+    ]
+    lines += [f"STATE {problem}" for problem in verdict.state]
+    counts = f"{len(verdict.missing)} missing, {len(verdict.unexpected)} unexpected"
+    if drill.incidents:
+        counts += f", {len(verdict.state)} incident state problems"
+    return [*lines, f"FAIL: {counts}"]
 
 
 def as_json(outcome: Outcome) -> str:
@@ -65,6 +72,7 @@ def as_json(outcome: Outcome) -> str:
                 for m in outcome.verdict.missing
             ],
             "unexpected": [_sent(start, s) for s in outcome.verdict.unexpected],
+            "state": outcome.verdict.state,
         }
     document = {
         "drill": str(outcome.drill.path),

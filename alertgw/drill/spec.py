@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from alertgw.drill.state import IncidentExpected
 from gateway.rules.documents import Document, Loc, read_document
 from gateway.rules.durations import parse_duration
 from gateway.rules.errors import DurationError
@@ -136,6 +137,14 @@ class ExpectModel(Strict):
     _at = field_validator("at", mode="before")(_offset)
 
 
+class IncidentModel(Strict):
+    incident: str
+    status: Literal["open", "acknowledged", "resolved"] | None = None
+    severity: Literal["SEV1", "SEV2", "SEV3", "SEV4"] | None = None
+    title: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class DrillModel(Strict):
     name: str | None = None
     description: str = ""
@@ -144,6 +153,7 @@ class DrillModel(Strict):
     until: timedelta | None = None
     events: list[EventModel]
     expect: list[ExpectModel] | None = None
+    incidents: list[IncidentModel] = Field(default_factory=list)  # their state at the end
     ignore: list[Action] = Field(default_factory=list)  # actions left out of `expect`
 
     _until = field_validator("until", mode="before")(
@@ -189,6 +199,7 @@ class Drill:
     events: tuple[Event, ...]
     expect: tuple[Expected, ...] | None
     ignore: frozenset[str] = field(default_factory=frozenset)
+    incidents: tuple[IncidentExpected, ...] = ()
 
     def resolve_path(self, relative: str) -> Path:
         """A path written in the drill, relative to the drill file."""
@@ -235,6 +246,10 @@ def _drill(path: Path, document: Document, model: DrillModel) -> Drill:
         events=events,
         expect=expect,
         ignore=frozenset(model.ignore),
+        incidents=tuple(
+            IncidentExpected(where=document.where(("incidents", i)), **m.model_dump())
+            for i, m in enumerate(model.incidents)
+        ),
     )
 
 

@@ -19,14 +19,16 @@ GRID = timedelta(seconds=15)
 
 @dataclass(frozen=True)
 class Verdict:
-    """Expected notifications that did not go out, and sent ones nobody expected."""
+    """Expected notifications that did not go out, sent ones nobody expected, and
+    incidents whose state at the end is not the expected one."""
 
     missing: list[Expected] = field(default_factory=list)
     unexpected: list[Sent] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # incidents not as `incidents:` says
 
     @property
     def passed(self) -> bool:
-        return not self.missing and not self.unexpected
+        return not self.missing and not self.unexpected and not self.state
 
 
 def judge(

@@ -27,6 +27,7 @@ DEFECT_1 = (
 DEFECT_2 = (
     "defect 2: an open or acknowledged incident is forgotten after the dedupe window of quiet"
 )
+DEFECT_3 = "defect 3: after a raise the incident still shows the first alert's labels"
 AUTO_RESOLVE = "auto_resolve: the setting does not exist yet"
 WAITING_FOR_FIX = {
     "raise_warn_to_crit_pages_new_path": DEFECT_1,
@@ -38,6 +39,7 @@ WAITING_FOR_FIX = {
     "acknowledged_incident_is_not_forgotten": DEFECT_2,
     "acknowledged_sev1_repeated_every_4h_for_a_day": DEFECT_2,
     "sev3_friday_evening_waits_for_monday": DEFECT_2,
+    "raised_incident_shows_the_raising_alert": DEFECT_3,
     "auto_resolve_resolves_every_paged_target": AUTO_RESOLVE,
     "auto_resolve_applies_to_acknowledged_incidents": AUTO_RESOLVE,
 }
