@@ -12,7 +12,6 @@ from typing import Any
 
 from alertgw.drill.spec import Drill, Event, OperateModel, PostModel, SilenceModel
 from alertgw.drill.world import DrillRunError, World
-from gateway.rules.durations import parse_duration
 from workers.notifiers.slack_messages import ACK_ACTION_ID, RESOLVE_ACTION_ID
 
 API = "/api/v1"
@@ -131,11 +130,10 @@ class Player:
         }
         if silence.duration is not None:
             body["duration"] = silence.duration
-        drill_start = self.world.start
         if silence.starts is not None:
-            body["starts_at"] = (drill_start + parse_duration(silence.starts)).isoformat()
+            body["starts_at"] = (self.world.start + silence.starts).isoformat()
         if silence.ends is not None:
-            body["ends_at"] = (drill_start + parse_duration(silence.ends)).isoformat()
+            body["ends_at"] = (self.world.start + silence.ends).isoformat()
         answer = self.world.http.post(f"{API}/silences", json=body, **self._auth())
         made = self._check(event, answer, 201)
         if silence.name:

@@ -100,10 +100,25 @@ class SilenceModel(Strict):
 
     matchers: list[str]
     duration: str | None = None
-    starts: str | None = None
-    ends: str | None = None
+    starts: timedelta | None = None
+    ends: timedelta | None = None
     comment: str = "drill"
     name: str | None = None  # to expire it later with `expire: NAME`
+
+    _offsets = field_validator("starts", "ends", mode="before")(_offset)
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            _offset(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceModel:
+        if (self.duration is None) == (self.ends is None):
+            raise ValueError("give exactly one of duration, ends")
+        return self
 
 
 class EventModel(Strict):

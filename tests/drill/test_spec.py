@@ -24,6 +24,7 @@ PROBLEMS = {
     "missing_payload_file": "3:40: events[0].post.file: no such payload file",
     "no_events": "1:1: events: required key is missing",
     "out_of_order": "4:9: events[1].at: events must be in time order",
+    "silence_without_end": "3:5: events[0].silence: give exactly one of duration, ends",
     "two_kinds": "2:5: events[0]: give exactly one of post, ack, unack, resolve, note, "
     "silence, expire",
     "unack_via_api": "3:18: events[0].unack.via: unack is not possible via api; "
