@@ -26,7 +26,7 @@ from starlette.testclient import TestClient
 from alertgw.drill.recorder import Recorder
 from gateway.app import create_app
 from gateway.reload import LivePolicy
-from gateway.rules.model import Policy, Target
+from gateway.rules.model import Target
 from gateway.settings import Settings
 from workers import context
 from workers.context import Context
@@ -84,10 +84,6 @@ class World:
         recorder = self.ctx.notifiers[0]
         assert isinstance(recorder, Recorder)
         return recorder
-
-    @property
-    def policy(self) -> Policy:
-        return self.ctx.policy
 
     def settle(self) -> None:
         """Do everything the workers would do now: intake, then the jobs queued."""
