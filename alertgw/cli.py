@@ -6,7 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alertgw import heartbeats_cli, incidents_cli, logs, rules_cli, serve, silence_cli, up
+from alertgw import (
+    drill_cli,
+    heartbeats_cli,
+    incidents_cli,
+    logs,
+    rules_cli,
+    serve,
+    silence_cli,
+    up,
+)
 from gateway.settings import SettingsError, load_settings
 from workers import commands as worker_commands
 
@@ -24,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         worker_commands.register,
         rules_cli.register,
         silence_cli.register,
+        drill_cli.register,
         heartbeats_cli.register,
         incidents_cli.register,
     )

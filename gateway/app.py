@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
@@ -21,7 +22,7 @@ from alertgw.gctune import tune_gc
 from alertgw.metrics import RefreshingRegistry
 from alertgw.sentry import RuleSecrets, init_sentry
 from gateway.api import api_mount
-from gateway.api.services import Services
+from gateway.api.services import Services, utc_now
 from gateway.auth import require_api_token
 from gateway.body import BODY_TIMEOUT_SECONDS
 from gateway.callbacks import callback_routes
@@ -43,17 +44,19 @@ def create_app(
     settings: Settings,
     policy: LivePolicy | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Starlette:
     """Build the gateway. Loads the rules now: invalid rules raise RulesError.
 
     `body_timeout`: seconds a sender gets to finish its body before a 408.
+    `clock`: what "now" is for received alerts and operator actions (a drill's is virtual).
     """
     live = policy or LivePolicy(settings.rules)
     client = connect_async(settings)
     handoff = Handoff(client, settings.redis_prefix)
-    webhook = WebhookEndpoint(settings, live, handoff, body_timeout)
+    webhook = WebhookEndpoint(settings, live, handoff, body_timeout, clock)
     # the incident and silence stores are sync (shared with the workers): their own client
-    services = Services.connect(settings, live)
+    services = Services.connect(settings, live, clock)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -6,7 +6,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -31,6 +31,10 @@ NO_QUERY: Mapping[str, str] = MappingProxyType({})
 M = TypeVar("M", bound=MetricWrapperBase)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @functools.lru_cache(maxsize=4096)
 def _child(metric: M, *values: str) -> M:
     """`metric.labels(*values)`, looked up once: labels() takes a lock and hashes every
@@ -47,11 +51,13 @@ class WebhookEndpoint:
         policy: LivePolicy,
         handoff: Handoff,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._settings = settings
         self._policy = policy
         self._handoff = handoff
         self._body_timeout = body_timeout
+        self._clock = clock or _utc_now  # a drill's virtual clock stamps `received_at`
 
     async def handle(self, request: Request) -> JSONResponse:
         name = request.path_params["source"]
@@ -77,7 +83,7 @@ class WebhookEndpoint:
             headers=request.headers,
             # parsing an empty query string still costs microseconds per request
             query=request.query_params if request.scope["query_string"] else NO_QUERY,
-            received_at=datetime.now(UTC),
+            received_at=self._clock(),
         )
         source.verify(delivery, self._settings)
         payload = source.parse(delivery)

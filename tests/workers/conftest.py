@@ -10,6 +10,7 @@ import redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from alertgw.drill.world import run_job, run_queued
 from gateway.rules.model import Policy
 from gateway.settings import Settings
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakePagerDuty, FakeSlack
@@ -33,13 +34,7 @@ class Harness:
 
     def run_queued(self) -> int:
         """Run every job waiting in the queue (and those they enqueue); returns how many."""
-        ran = 0
-        while job_ids := self.ctx.queue.get_job_ids():
-            for job_id in job_ids:
-                self.ctx.queue.remove(job_id)
-                self._run(job_id)
-                ran += 1
-        return ran
+        return run_queued(self.ctx.queue, self._run)
 
     def run_due(self) -> int:
         """Dispatch waiting work, then run jobs scheduled up to the clock's now, in order."""
@@ -68,9 +63,7 @@ class Harness:
         return result
 
     def _run(self, job_id: str) -> None:
-        job = Job.fetch(job_id, connection=self.ctx.redis)
-        job.func(*job.args, **job.kwargs)
-        job.delete()
+        run_job(self.ctx.redis, job_id)
 
 
 def make_harness(
