@@ -13,6 +13,7 @@ from gateway.rules.model import (
     InhibitRule,
     PagerDutyTarget,
     Policy,
+    PostmortemPolicy,
     Rule,
     SeverityPolicy,
     SlackTarget,
@@ -55,9 +56,17 @@ def compile_policy(merged: Merged) -> Policy:
             InhibitRule(tuple(i.source_matchers), tuple(i.target_matchers), tuple(i.equal))
             for i in (placed.value for placed in merged.inhibit)
         ),
+        postmortem=_postmortem(merged),
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
     )
+
+
+def _postmortem(merged: Merged) -> PostmortemPolicy | None:
+    if merged.postmortem is None:
+        return None
+    model = merged.postmortem.value
+    return PostmortemPolicy(frozenset(model.severities), model.due)
 
 
 def _target(name: str, model: TargetModel) -> Target:

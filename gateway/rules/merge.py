@@ -21,6 +21,7 @@ from gateway.rules.schema import (
     FileModel,
     InhibitModel,
     PeriodModel,
+    PostmortemModel,
     RuleModel,
     SeverityModel,
     TargetModel,
@@ -56,6 +57,7 @@ class Merged:
     severities: Placed[dict[Severity, SeverityModel]] | None = None
     default: Placed[DefaultModel] | None = None
     dedupe: Placed[DedupeModel] | None = None
+    postmortem: Placed[PostmortemModel] | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -78,6 +80,9 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
         )
         merged.default = _once(merged.default, model.default, document, "default", problems)
         merged.dedupe = _once(merged.dedupe, model.dedupe, document, "dedupe", problems)
+        merged.postmortem = _once(
+            merged.postmortem, model.postmortem, document, "postmortem", problems
+        )
     if merged.default is None and files:
         problems.append(f"{files[0][0].name}:1:1: default: no rule file defines `default`")
     return merged, problems

@@ -50,6 +50,14 @@ class SeverityPolicy:
 
 
 @dataclass(frozen=True)
+class PostmortemPolicy:
+    """Resolved incidents of these severities get a postmortem draft, due `due` later."""
+
+    severities: frozenset[Severity]
+    due: timedelta
+
+
+@dataclass(frozen=True)
 class PagerDutyTarget:
     routing_key: str = field(repr=False)  # a credential: never in a log line or traceback
 
@@ -205,6 +213,7 @@ class Policy:
     default: Rule  # named "default", no matchers
     dedupe_window: timedelta = timedelta(hours=1)
     inhibit: tuple[InhibitRule, ...] = ()
+    postmortem: PostmortemPolicy | None = None  # None: no drafts, no deadline reminders
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 

@@ -179,6 +179,13 @@ class DedupeModel(Strict):
     window: Duration
 
 
+class PostmortemModel(Strict):
+    """Which resolved incidents get a postmortem draft, and when it is due after resolve."""
+
+    severities: Annotated[list[Severity], Field(min_length=1), AfterValidator(_unique)]
+    due: Duration
+
+
 class InhibitModel(Strict):
     source_matchers: Annotated[list[Matcher], Field(min_length=1)]
     target_matchers: Annotated[list[Matcher], Field(min_length=1)]
@@ -198,4 +205,5 @@ class FileModel(Strict):
     rules: list[RuleModel] = Field(default_factory=list)
     default: DefaultModel | None = None
     dedupe: DedupeModel | None = None
+    postmortem: PostmortemModel | None = None
     inhibit: list[InhibitModel] = Field(default_factory=list)
