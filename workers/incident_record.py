@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -59,6 +59,12 @@ class TimelineEntry:
     at: datetime
     kind: str
     text: str
+
+
+def timeline_from(raw: Iterable[bytes | str]) -> list[TimelineEntry]:
+    """Timeline entries from their stored JSON, oldest first."""
+    entries = [json.loads(item) for item in raw]
+    return [TimelineEntry(from_timestamp(e["at"]), e["kind"], e["text"]) for e in entries]
 
 
 def from_timestamp(value: bytes | str | float) -> datetime:
