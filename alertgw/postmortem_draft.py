@@ -9,6 +9,7 @@ and an empty Action items table. All times are UTC.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from alertgw.postmortems import Postmortem
@@ -60,7 +61,7 @@ def _heading(incident: Incident, postmortem: Postmortem) -> str:
 
 def _summary(incident: Incident, timeline: list[TimelineEntry]) -> str:
     raises = [e for e in timeline if e.kind == "severity_raised"]
-    severity = incident.severity
+    severity: str = incident.severity
     if raises:
         severity += " (" + "; ".join(f"{_cell(e.text)} at {_at(e.at)}" for e in raises) + ")"
     rows = [
@@ -94,7 +95,8 @@ def _people(timeline: list[TimelineEntry]) -> str:
     rows = [
         (_at(e.at), _cell(e.text))
         for e in timeline
-        if e.kind in ("notified", "dry_run") and e.text.startswith(PAGED)
+        if e.kind in ("notified", "dry_run")
+        and e.text.removeprefix("would send ").startswith(PAGED)
     ]
     rows += [
         (_at(e.at), f"acknowledged by {_cell(e.text)}")
@@ -121,11 +123,15 @@ def _action_items() -> str:
     return "## Action items\n\n" + prompt + _table(("Item", "Owner", "Due"), [("", "", "")])
 
 
+def _paged(text: str) -> bool:
+    return text.removeprefix("would send ").startswith(PAGED)  # a dry run's record too
+
+
 def _first(timeline: list[TimelineEntry], kind: str) -> TimelineEntry | None:
     return next((e for e in timeline if e.kind == kind), None)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -182,10 +182,12 @@ class PostmortemStore:
         key, inc = postmortem.key, postmortem.inc
         live = self.incidents.get(key)
         if live is not None and live.inc == inc:
-            return live, self.incidents.timeline(key)
-        raw = self.redis.hgetall(self.key_of(inc, "record", key))
-        entries = self.redis.lrange(self.key_of(inc, "timeline", key), 0, -1)
-        return incident_from_hash(raw), timeline_from(entries)
+            incident, timeline = live, self.incidents.timeline(key)
+        else:
+            incident = incident_from_hash(self.redis.hgetall(self.key_of(inc, "record", key)))
+            timeline = timeline_from(self.redis.lrange(self.key_of(inc, "timeline", key), 0, -1))
+        # a key's timeline goes on across incarnations: only this one's lines
+        return incident, [e for e in timeline if e.at >= incident.opened_at]
 
     def pending(self) -> list[tuple[Severity, float]]:
         """(severity, due as a timestamp) of every postmortem not yet done."""

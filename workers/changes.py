@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import escalation, muting, reminders, steps
+from workers import escalation, muting, postmortem_deadlines, reminders, steps
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
@@ -97,6 +97,8 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")
         deliver(key, tag, rows_of(escalation.everyone(notified, action_named(action), line)))
+        if action == "resolve" and postmortem_deadlines.resolved(ctx, incident):
+            reminders.keep_sweeping(ctx)
     elif action == "unacknowledge":
         line = f"Unacknowledged by {by}: escalation resumes"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))

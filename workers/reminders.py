@@ -24,10 +24,10 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workers import escalation
+from workers import escalation, postmortem_deadlines
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident, from_timestamp
+from workers.incident_record import Incident, decoded, from_timestamp
 from workers.scheduling import digest, schedule
 
 SWEEP_GRID = timedelta(seconds=10)  # a reminder goes out at most this late
@@ -68,16 +68,27 @@ def remind_due() -> None:
     take = ctx.redis.register_script(_TAKE_DUE)
     lease = (now + LEASE).timestamp()
     while due := take(keys=[key], args=[now.timestamp(), lease, TAKE]):
-        for reminder in map(Reminder.parse, due):
-            following = _remind(ctx, reminder)
+        for member in map(decoded, due):
+            following = _follow(ctx, member)
             with ctx.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(key, reminder.member)
+                pipe.zrem(key, member)
                 if following is not None:
-                    pipe.zadd(key, {following[0].member: following[1].timestamp()}, nx=True)
+                    pipe.zadd(key, {following[0]: following[1].timestamp()}, nx=True)
                 pipe.execute()
         if len(due) < TAKE:
             break
     keep_sweeping(ctx)
+
+
+def _follow(ctx: Context, member: str) -> tuple[str, datetime] | None:
+    """Send the reminder `member` names; the member and time of the one after it.
+
+    Postmortem deadline reminders share the set (and this sweep) with status updates.
+    """
+    if member.startswith(postmortem_deadlines.MEMBER_PREFIX):
+        return postmortem_deadlines.remind(ctx, member)
+    following = _remind(ctx, Reminder.parse(member))
+    return (following[0].member, following[1]) if following is not None else None
 
 
 def remind(key: str, inc: str, seq: int) -> None:
