@@ -1,4 +1,4 @@
-"""The operator API, `/api/v1`: incidents and silences, bearer ALERTGW_API_TOKEN.
+"""The operator API, `/api/v1`: incidents, their postmortems, silences; bearer ALERTGW_API_TOKEN.
 
 Errors are JSON `{"error": "..."}`; bodies are validated with the pydantic models in
 `gateway.api.models`; the OpenAPI document is served at `/api/v1/openapi.json`.
@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.api.incidents import IncidentsApi
 from gateway.api.openapi import openapi_document
+from gateway.api.postmortems import PostmortemsApi
 from gateway.api.services import Services
 from gateway.api.silences import SilencesApi
 
@@ -26,6 +27,7 @@ async def openapi(request: Request) -> JSONResponse:
 def api_mount(services: Services) -> Mount:
     """`/api/v1` with every API route under it."""
     routes: list[BaseRoute] = [Route("/openapi.json", openapi, methods=["GET"])]
+    routes += PostmortemsApi(services).routes()  # before the incidents' `{key:path}`
     routes += IncidentsApi(services).routes()
     routes += SilencesApi(services).routes()
     return Mount(PREFIX, routes=routes)

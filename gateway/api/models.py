@@ -121,3 +121,37 @@ class SilenceList(BaseModel):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class PostmortemIn(BaseModel):
+    """Body of `POST /incidents/{key}/postmortem`: mark it done with the document's link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    done: Literal[True] = Field(description="the written postmortem exists")
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        pattern=r"^https?://\S+$",
+        description="link to the written postmortem (http or https)",
+    )
+    by: str = Field(default="api", min_length=1, max_length=200, description="who marks it")
+    inc: str | None = Field(
+        default=None, max_length=40, description="which incarnation (default: the latest)"
+    )
+
+
+class PostmortemOut(BaseModel):
+    """A postmortem's state: due after resolve; done once linked to the written document."""
+
+    key: str
+    inc: str
+    severity: Severity
+    resolved_at: datetime
+    due_at: datetime
+    done: bool
+    overdue: bool
+    done_at: datetime | None
+    done_by: str | None
+    url: str | None
+    draft: str = Field(description="path of the Markdown draft")

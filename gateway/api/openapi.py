@@ -15,6 +15,8 @@ from gateway.api.models import (
     IncidentOut,
     NoteIn,
     Operation,
+    PostmortemIn,
+    PostmortemOut,
     SilenceIn,
     SilenceList,
     SilenceOut,
@@ -27,6 +29,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     IncidentOut,
     NoteIn,
     Operation,
+    PostmortemIn,
+    PostmortemOut,
     SilenceIn,
     SilenceList,
     SilenceOut,
@@ -79,6 +83,16 @@ def _query(name: str, values: list[str]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"enum": values}}
 
 
+def _query_text(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The whole document; built once per process."""
@@ -113,6 +127,28 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/incidents/{key}/resolve": {"post": resolve},
         "/api/v1/incidents/{key}/notes": {
             "post": _op("Add a note", (201, IncidentOut, "the incident"), NoteIn, [KEY])
+        },
+        "/api/v1/incidents/{key}/postmortem.md": {
+            "get": {
+                "summary": "The postmortem draft, in Markdown, from the incident's record",
+                "parameters": [KEY, _query_text("inc", "which incarnation (default: latest)")],
+                "responses": {
+                    "200": {
+                        "description": "the draft",
+                        "content": {"text/markdown": {"schema": {"type": "string"}}},
+                    },
+                    "404": _json(ErrorOut, "no postmortem for this incident"),
+                },
+            }
+        },
+        "/api/v1/incidents/{key}/postmortem": {
+            "get": _op("A postmortem's state", (200, PostmortemOut, "it"), params=[KEY]),
+            "post": _op(
+                "Mark the postmortem done with the written document's link (stops reminders)",
+                (200, PostmortemOut, "it, done"),
+                PostmortemIn,
+                [KEY],
+            ),
         },
         "/api/v1/silences": {
             "get": _op(
