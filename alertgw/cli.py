@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from alertgw import logs, rules_cli, serve, silence_cli, up
+from alertgw.postmortem_cli import add_postmortem_command
 from gateway.settings import SettingsError, load_settings
 from workers import commands as worker_commands
 
@@ -27,7 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for register in registrars:
         register(commands)
+    _register_incidents(commands)
     return parser
+
+
+def _register_incidents(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `incidents` group; for now it holds `postmortem` (alertgw.postmortem_cli)."""
+    parser = commands.add_parser("incidents", help="incidents through the operator API")
+    parser.add_argument("--url", help="the gateway (default: http://$ALERTGW_HOST:$ALERTGW_PORT)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add_postmortem_command(actions)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,7 +53,7 @@ def resolved(ctx: Context, incident: Incident) -> bool:
     text = (
         f"Postmortem due {_at(postmortem.due_at)}. Draft: {draft_location(ctx, incident.key)}. "
         "Mark it done with a link to the written document "
-        f"(`alertgw incidents postmortem {_shell(incident.key)} --done --url URL`)."
+        f"(`alertgw incidents postmortem {_shell(incident.key)} --done --link URL`)."
     )
     _say(ctx, incident.key, f"{incident.inc}:postmortem:begun", text)
     return True

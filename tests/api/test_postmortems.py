@@ -4,6 +4,7 @@ through the API; its draft agrees with the API's own record of it."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -12,8 +13,10 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from alertgw.cli import build_parser
 from gateway.rules.model import PostmortemPolicy
-from tests.api.operator import KEY, bearer, open_incident, operator_app
+from gateway.settings import Settings
+from tests.api.operator import API_TOKEN, KEY, bearer, open_incident, operator_app, served
 from tests.workers.conftest import Harness
 from tests.workers.helpers import policy
 
@@ -130,3 +133,25 @@ def test_no_postmortem_is_a_404_that_says_why(app: App):
         assert answer.status_code == 404
         assert "postmortem.severities" in answer.json()["error"]
     assert http.get(path("/postmortem.md"), headers={}).status_code == 401
+
+
+def test_cli_prints_the_draft_and_marks_it_done(app: App, capsys: pytest.CaptureFixture[str]):
+    http, harness, _ = app
+    resolved_sev1(http, harness)
+    with served(http.app) as url:
+        assert run_cli(url, KEY) == 0
+        assert capsys.readouterr().out == http.get(path("/postmortem.md"), headers=bearer()).text
+        assert run_cli(url, KEY, "--done") == 2
+        assert "--done needs --link" in capsys.readouterr().err
+        assert run_cli(url, KEY, "--done", "--link", "https://wiki/pm/42", "--by", "jane") == 0
+        assert capsys.readouterr().out == f"postmortem of {KEY} marked done: https://wiki/pm/42\n"
+        assert run_cli(url, KEY, "--state") == 0
+        assert json.loads(capsys.readouterr().out)["done"] is True
+        assert run_cli(url, "nope:x") == 1
+        assert "404: no postmortem for incident 'nope:x'" in capsys.readouterr().err
+
+
+def run_cli(url: str, *argv: str) -> int:
+    args = build_parser().parse_args(["incidents", "--url", url, "postmortem", *argv])
+    status: int = args.func(args, Settings(api_token=API_TOKEN))  # type: ignore[arg-type]
+    return status

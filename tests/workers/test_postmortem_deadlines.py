@@ -60,7 +60,7 @@ def test_a_resolved_sev1_gets_its_draft_linked_and_reminders_24h_2h_then_daily(h
         "Postmortem due 2026-03-04 10:40 UTC. Draft: GET /api/v1/incidents/"
         "checkout-down%3Aservice%3Dcheckout/postmortem.md. Mark it done with a link to the "
         "written document (`alertgw incidents postmortem 'checkout-down:service=checkout' "
-        "--done --url URL`)."
+        "--done --link URL`)."
     ]
     at(harness, DUE - timedelta(hours=24, seconds=1))
     assert len(said(harness)) == 1  # not a second early

@@ -1,0 +1,97 @@
+"""`alertgw incidents postmortem KEY`: print the draft, show its state, or mark it done.
+
+Like `alertgw silence`, it holds no state: it calls the operator API of a running
+gateway (`--url` of the `incidents` group, default `http://$ALERTGW_HOST:$ALERTGW_PORT`)
+with ALERTGW_API_TOKEN.
+
+  alertgw incidents postmortem KEY                   the Markdown draft, to stdout
+  alertgw incidents postmortem KEY --state           its state (due, overdue, done) as JSON
+  alertgw incidents postmortem KEY --done --link URL mark it done (stops the reminders)
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from alertgw.silence_cli import TIMEOUT_SECONDS, base_url
+from gateway.settings import Settings
+
+
+def add_postmortem_command(
+    incidents: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Add `postmortem` to the `incidents` group (whose parser holds `--url`)."""
+    parser = incidents.add_parser(
+        "postmortem", help="an incident's postmortem: the draft, its state, mark it done"
+    )
+    parser.add_argument("key", help="the incident key (as `alertgw incidents list` shows it)")
+    parser.add_argument("--inc", help="which incarnation of the key (default: the latest)")
+    parser.add_argument("--state", action="store_true", help="print its state as JSON")
+    parser.add_argument(
+        "--done", action="store_true", help="mark it done (needs --link); stops the reminders"
+    )
+    parser.add_argument("--link", help="URL of the written postmortem, with --done")
+    parser.add_argument("--by", default=None, help="who marks it done (default: your login)")
+    parser.set_defaults(func=run_postmortem)
+
+
+def run_postmortem(args: argparse.Namespace, settings: Settings) -> int:
+    path = f"/api/v1/incidents/{quote(args.key, safe='')}/postmortem"
+    query = f"?inc={quote(args.inc, safe='')}" if args.inc else ""
+    if args.done:
+        if not args.link:
+            print("alertgw: --done needs --link URL (the written postmortem)", file=sys.stderr)
+            return 2
+        body: dict[str, Any] = {"done": True, "url": args.link, "by": args.by or getpass.getuser()}
+        if args.inc:
+            body["inc"] = args.inc
+        answer = _call(args, settings, "POST", path, body)
+        if answer is None:
+            return 1
+        print(f"postmortem of {answer['key']} marked done: {answer['url']}")
+        return 0
+    if args.state:
+        answer = _call(args, settings, "GET", path + query)
+        if answer is None:
+            return 1
+        print(json.dumps(json.loads(answer), indent=2))
+        return 0
+    answer = _call(args, settings, "GET", f"{path}.md{query}")
+    if answer is None:
+        return 1
+    sys.stdout.write(answer)
+    return 0
+
+
+def _call(
+    args: argparse.Namespace,
+    settings: Settings,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """The answer (text for a GET, JSON for a POST), or None after printing why not."""
+    headers = {}
+    if settings.api_token is not None:
+        headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
+    url = base_url(args, settings) + path
+    try:
+        response = httpx.request(method, url, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        print(f"alertgw: cannot reach the gateway at {url}: {error}", file=sys.stderr)
+        return None
+    if response.status_code >= 400:
+        try:
+            why = response.json().get("error", response.text[:200])
+        except ValueError:
+            why = response.text[:200]
+        print(f"alertgw: {response.status_code}: {why}", file=sys.stderr)
+        return None
+    return response.json() if method == "POST" else response.text
