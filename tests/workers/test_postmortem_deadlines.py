@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from alertgw.postmortems import PostmortemStore
 from gateway.rules.model import PostmortemPolicy
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, entry, hand_off, policy
+from workers.refresh import refresh_shared_gauges
 
 KEY = "checkout-down:service=checkout"
 RESOLVED = T0 + timedelta(minutes=40)
@@ -102,6 +104,24 @@ def test_marking_it_done_stops_the_reminders_and_lets_the_record_go(harness):
     # kept past the dedupe window while pending; the usual window again once done
     window = harness.ctx.store.window.total_seconds()
     assert 0 < harness.ctx.redis.ttl(harness.ctx.store.key_of(KEY)) <= window
+
+
+def test_pending_and_overdue_gauges_follow_the_deadline(harness):
+    def gauges() -> tuple[float | None, float | None]:
+        ctx = harness.ctx
+        refresh_shared_gauges(ctx.redis, ctx.prefix, ctx.store, ctx.dead_letters, ctx.clock())
+        return tuple(  # type: ignore[return-value]
+            REGISTRY.get_sample_value(f"alertgw_postmortems_{name}", {"severity": "SEV1"})
+            for name in ("pending", "overdue")
+        )
+
+    open_and_resolve(harness)
+    assert gauges() == (1, 0)
+    at(harness, DUE)
+    assert gauges() == (1, 1)
+    inc = postmortems(harness).get(KEY).inc  # type: ignore[union-attr]
+    postmortems(harness).mark_done(KEY, inc, "https://wiki/pm/42", "jane", harness.clock.now)
+    assert gauges() == (0, 0)
 
 
 def test_the_incident_record_outlives_the_dedupe_window_while_the_postmortem_is_pending(
