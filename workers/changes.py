@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import escalation, muting, postmortem_deadlines, reminders, steps
+from workers import escalation, muting, posted_updates, postmortem_deadlines, reminders, steps
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
@@ -54,6 +54,8 @@ def enqueue_change(
         finally:
             _pause_inline_if_slow(ctx, ctx.clock() - started)
     job_id = f"chg-{digest(key, inc)}-{version}-{action}"
+    if action == "status_update":  # several at one version: each its own job
+        job_id += f"-{digest(text)}"
     return schedule(ctx, None, on_change, args, job_id, ctx.queue_for(severity_of(ctx, key)))
 
 
@@ -103,6 +105,8 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         line = f"Unacknowledged by {by}: escalation resumes"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))
         steps.resume(ctx, incident, version)
+    elif action == "status_update":
+        posted_updates.posted(ctx, incident, text)
     elif action == "note":
         line = f"{by}: {text}"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))

@@ -25,6 +25,7 @@ ACTIONS: tuple[Action, ...] = (
     "resolve",
     "severity_raised",
     "status_update_due",
+    "status_update",
     "note",
 )
 

@@ -41,6 +41,7 @@ class Incident:
     resolved_at: datetime | None
     resolved_by: str | None
     step_at: datetime | None = None  # when `step` fired
+    update_status: str | None = None  # "<inc>|<status>" of the last posted status update
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and the CLI."""
@@ -49,6 +50,7 @@ class Incident:
         for name in ("opened_at", "received_at", "updated_at", "resolved_at", "step_at"):
             data[name] = data[name].isoformat() if data[name] else None
         data.pop("thread")
+        data.pop("update_status")
         return data
 
 
@@ -108,4 +110,5 @@ def incident_from_hash(raw: Mapping[Any, Any]) -> Incident:
         resolved_at=from_timestamp(r["resolved_at"]) if r.get("resolved_at") else None,
         resolved_by=_text(r, "resolved_by"),
         step_at=from_timestamp(r["step_at"]) if r.get("step_at") else None,
+        update_status=_text(r, "update_status"),
     )

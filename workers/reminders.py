@@ -1,4 +1,5 @@
-"""Status-update reminders: "status update due" in the Slack thread of a live SEV1/SEV2.
+"""Status-update reminders: "status update due" in the Slack thread of a live SEV1/SEV2,
+with the plan's INCIDENT UPDATE block filled in so far (`alertgw.status_updates`).
 
 The reminders due are one sorted set in Redis (`<prefix>reminders`, score = when due,
 member `<seq>:<inc>:<key>`), not an RQ job each: an RQ job costs a new incident ~0.4 ms
@@ -24,6 +25,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alertgw.status_updates import current_status, template
 from workers import escalation, postmortem_deadlines
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
@@ -110,11 +112,13 @@ def _remind(ctx: Context, reminder: Reminder) -> tuple[Reminder, datetime] | Non
     # a re-run (claim 2) finishes the sends of a sweep that died; they are idempotent
     if incident is None or every is None or not ctx.store.claim_reminder(key, inc, seq):
         return None
-    text = f"Status update due ({incident.severity}: every {_minutes(every)})"
+    now, timeline = ctx.clock(), ctx.store.timeline(key)
+    form = template(incident, current_status(incident), timeline, now, every)
+    text = f"Status update due ({incident.severity}: every {_minutes(every)})\n{form}"
     notified = ctx.store.notified(key)
     rows = rows_of(escalation.updates(ctx.policy, notified, "status_update_due", text))
     deliver(key, f"{inc}:reminder:{seq}", rows)
-    return Reminder(key, inc, seq + 1), ctx.clock() + every
+    return Reminder(key, inc, seq + 1), now + every
 
 
 def opened(ctx: Context, incident: Incident) -> None:

@@ -15,6 +15,7 @@ from gateway.api.openapi import openapi_document
 from gateway.api.postmortems import PostmortemsApi
 from gateway.api.services import Services
 from gateway.api.silences import SilencesApi
+from gateway.api.updates import StatusUpdatesApi
 
 PREFIX = "/api/v1"
 
@@ -27,7 +28,9 @@ async def openapi(request: Request) -> JSONResponse:
 def api_mount(services: Services) -> Mount:
     """`/api/v1` with every API route under it."""
     routes: list[BaseRoute] = [Route("/openapi.json", openapi, methods=["GET"])]
-    routes += PostmortemsApi(services).routes()  # before the incidents' `{key:path}`
+    # before the incidents' routes, whose `{key:path}` would take the rest of the path
+    routes += PostmortemsApi(services).routes()
+    routes += StatusUpdatesApi(services).routes()
     routes += IncidentsApi(services).routes()
     routes += SilencesApi(services).routes()
     return Mount(PREFIX, routes=routes)

@@ -155,3 +155,13 @@ class PostmortemOut(BaseModel):
     done_by: str | None
     url: str | None
     draft: str = Field(description="path of the Markdown draft")
+
+
+class StatusUpdateIn(BaseModel):
+    """Body of `POST /incidents/{key}/updates`: where it stands, in the plan's words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["Investigating", "Mitigating", "Monitoring"]
+    text: str = Field(min_length=1, max_length=2000, description="what was done, what is next")
+    by: str = Field(default="api", min_length=1, max_length=200)

@@ -20,6 +20,7 @@ from gateway.api.models import (
     SilenceIn,
     SilenceList,
     SilenceOut,
+    StatusUpdateIn,
 )
 
 MODELS: tuple[type[BaseModel], ...] = (
@@ -34,6 +35,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     SilenceIn,
     SilenceList,
     SilenceOut,
+    StatusUpdateIn,
 )
 KEY = {
     "name": "key",
@@ -103,7 +105,13 @@ def openapi_document() -> dict[str, Any]:
     conflict = {"409": _json(ErrorOut, "the incident is not in a state for this")}
     ack = _op("Acknowledge: stops escalation", incident, Operation, [KEY], optional_body=True)
     resolve = _op("Resolve: cancels pending steps", incident, Operation, [KEY], optional_body=True)
-    for operation in (ack, resolve):
+    update = _op(
+        "Post a status update (INCIDENT UPDATE in the thread, root Status edited)",
+        (201, IncidentOut, "the incident"),
+        StatusUpdateIn,
+        [KEY],
+    )
+    for operation in (ack, resolve, update):
         operation["responses"].update(conflict)
     paths = {
         "/api/v1/incidents": {
@@ -128,6 +136,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/incidents/{key}/notes": {
             "post": _op("Add a note", (201, IncidentOut, "the incident"), NoteIn, [KEY])
         },
+        "/api/v1/incidents/{key}/updates": {"post": update},
         "/api/v1/incidents/{key}/postmortem.md": {
             "get": {
                 "summary": "The postmortem draft, in Markdown, from the incident's record",

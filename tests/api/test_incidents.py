@@ -172,6 +172,7 @@ def test_openapi_document_describes_the_api(app: tuple[TestClient, Harness, Any]
         "/api/v1/incidents/{key}/notes",
         "/api/v1/incidents/{key}/postmortem",
         "/api/v1/incidents/{key}/postmortem.md",
+        "/api/v1/incidents/{key}/updates",
         "/api/v1/silences",
         "/api/v1/silences/{id}",
     }

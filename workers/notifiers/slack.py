@@ -63,7 +63,9 @@ PERMANENT_ERRORS = frozenset(
 RETRYABLE_STATUSES = frozenset({429, *range(500, 600)})
 
 # the root is edited to show these changes; other updates are only thread replies
-ROOT_EDITS: frozenset[Action] = frozenset({"acknowledge", "resolve", "severity_raised"})
+ROOT_EDITS: frozenset[Action] = frozenset(
+    {"acknowledge", "resolve", "severity_raised", "status_update"}
+)
 DEFAULT_TIMEOUT = 10.0
 
 _TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+")
@@ -103,7 +105,7 @@ class SlackNotifier:
     channel: ClassVar[str] = "slack"
     actions: ClassVar[frozenset[Action]] = frozenset(
         {"trigger", "escalate", "acknowledge", "resolve", "severity_raised",
-         "status_update_due", "note"}
+         "status_update_due", "status_update", "note"}
     )  # fmt: skip
 
     def __init__(

@@ -30,6 +30,12 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def status_text(incident: IncidentView) -> str:
+    """The root's Status: the last status update posted (the plan's words), else the
+    incident's state."""
+    return incident.posted_status or STATUS_TEXT[incident.status]
+
+
 def headline(incident: IncidentView) -> str:
     """`[SEV1] checkout: Checkout 5xx` (the PagerDuty summary, for notification previews)."""
     where = f"{incident.service}: " if incident.service else ""
@@ -56,7 +62,7 @@ def fallback_text(incident: IncidentView) -> str:
             "INCIDENT DETECTED",
             f"Severity: {incident.severity}",
             f"Impact: {_impact(incident)}",
-            f"Status: {STATUS_TEXT[incident.status]}",
+            f"Status: {status_text(incident)}",
             f"Lead: {incident.lead or 'unassigned'}",
             f"Source: {_source(incident, markup=False)}",
         ]
@@ -68,7 +74,7 @@ def incident_blocks(incident: IncidentView, buttons: bool = True) -> list[Block]
     fields = [
         ("Severity", incident.severity),
         ("Impact", escape(_impact(incident))),
-        ("Status", STATUS_TEXT[incident.status]),
+        ("Status", status_text(incident)),
         ("Lead", escape(incident.lead or "unassigned")),
         ("Source", _source(incident, markup=True)),
     ]
@@ -143,6 +149,7 @@ def reply_text(notification: Notification) -> str:
         "resolve": "Resolved",
         "severity_raised": f"Severity raised to {incident.severity}",
         "status_update_due": f"Status update due: post where {incident.severity} stands",
+        "status_update": f"Status: {status_text(incident)}",
         "note": "Note",
     }
     return defaults[notification.action]
