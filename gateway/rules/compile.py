@@ -10,6 +10,7 @@ from gateway.rules.lint import policy_warnings
 from gateway.rules.merge import Merged
 from gateway.rules.model import (
     Escalation,
+    IncidentChannelPolicy,
     InhibitRule,
     PagerDutyTarget,
     Policy,
@@ -30,6 +31,7 @@ DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
     "SEV4": SeverityPolicy("info"),
 }
 DEFAULT_DEDUPE_WINDOW = timedelta(hours=1)
+DEFAULT_ARCHIVE_AFTER = timedelta(hours=48)
 
 
 def compile_policy(merged: Merged) -> Policy:
@@ -57,6 +59,7 @@ def compile_policy(merged: Merged) -> Policy:
             for i in (placed.value for placed in merged.inhibit)
         ),
         postmortem=_postmortem(merged),
+        incident_channel=_incident_channel(merged),
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
     )
@@ -67,6 +70,18 @@ def _postmortem(merged: Merged) -> PostmortemPolicy | None:
         return None
     model = merged.postmortem.value
     return PostmortemPolicy(frozenset(model.severities), model.due)
+
+
+def _incident_channel(merged: Merged) -> IncidentChannelPolicy | None:
+    model = merged.slack.value.incident_channel if merged.slack else None
+    if model is None:
+        return None
+    return IncidentChannelPolicy(
+        frozenset(model.severities),
+        model.name,
+        tuple(model.invite),
+        model.archive_after or DEFAULT_ARCHIVE_AFTER,
+    )
 
 
 def _target(name: str, model: TargetModel) -> Target:

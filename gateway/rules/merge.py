@@ -24,6 +24,7 @@ from gateway.rules.schema import (
     PostmortemModel,
     RuleModel,
     SeverityModel,
+    SlackSectionModel,
     TargetModel,
 )
 
@@ -58,6 +59,7 @@ class Merged:
     default: Placed[DefaultModel] | None = None
     dedupe: Placed[DedupeModel] | None = None
     postmortem: Placed[PostmortemModel] | None = None
+    slack: Placed[SlackSectionModel] | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -83,6 +85,7 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
         merged.postmortem = _once(
             merged.postmortem, model.postmortem, document, "postmortem", problems
         )
+        merged.slack = _once(merged.slack, model.slack, document, "slack", problems)
     if merged.default is None and files:
         problems.append(f"{files[0][0].name}:1:1: default: no rule file defines `default`")
     return merged, problems
