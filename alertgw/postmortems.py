@@ -59,9 +59,10 @@ return 1
 """
 
 # KEYS: meta, record copy, timeline copy, pms, pending, record, timeline, notified,
-# incidents. ARGV: url, by, now, window. 1 marked done (again: the link is replaced),
-# 0 unknown. The incident's own keys get the window back unless a later incarnation of
-# the key lives there now (its expiry is its own).
+# incidents, reminders. ARGV: url, by, now, window, channel member. 1 marked done (again:
+# the link is replaced), 0 unknown. The incident's own keys get the window back unless a
+# later incarnation of the key lives there now (its expiry is its own); a pending archive
+# check of its Slack channel becomes due now (workers.incident_channels).
 _DONE = """
 local r = redis.call('HMGET', KEYS[1], 'key', 'inc', 'severity')
 if not r[1] then return 0 end
@@ -74,6 +75,7 @@ if redis.call('HGET', KEYS[6], 'inc') == r[2] then
   for i = 6, 8 do redis.call('EXPIRE', KEYS[i], window) end
   redis.call('ZADD', KEYS[9], 'XX', now + window, r[1])
 end
+redis.call('ZADD', KEYS[10], 'XX', now, ARGV[5])
 return 1
 """
 
@@ -158,9 +160,10 @@ class PostmortemStore:
     def mark_done(self, key: str, inc: str, url: str, by: str, now: datetime) -> bool:
         """Mark it done with the written document's link; False when there is none."""
         keys = [*self._own_keys(inc, key), self.pending_key, *self._incident_keys(key)]
-        keys.append(self.incidents.index_key)
+        keys += [self.incidents.index_key, self.incidents.reminders_key]
         window = int(self.incidents.window.total_seconds())
-        return bool(self._done(keys=keys, args=[url, by, now.timestamp(), window]))
+        args: list[str | float] = [url, by, now.timestamp(), window, channel_member(inc, key)]
+        return bool(self._done(keys=keys, args=args))
 
     def claim_reminder(self, key: str, inc: str, seq: int) -> int:
         """Take deadline reminder `seq`: 1 fresh, 2 a re-run, 0 stale (done, past it)."""
@@ -203,6 +206,11 @@ class PostmortemStore:
     def _own_keys(self, inc: str, key: str) -> list[str]:
         parts = ("meta", "record", "timeline")
         return [*(self.key_of(inc, part, key) for part in parts), self.index_of(key)]
+
+
+def channel_member(inc: str, key: str) -> str:
+    """The reminder-set member of an incident channel's archive check."""
+    return f"ch:{inc}:{key}"
 
 
 def _severity_of(member: str) -> Severity:

@@ -15,10 +15,19 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import escalation, muting, posted_updates, postmortem_deadlines, reminders, steps
+from workers import (
+    escalation,
+    incident_channels,
+    muting,
+    posted_updates,
+    postmortem_deadlines,
+    reminders,
+    steps,
+)
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
+from workers.incident_record import Incident
 from workers.scheduling import digest, schedule, severity_of
 
 log = logging.getLogger(__name__)
@@ -83,6 +92,7 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         if incident is not None and incident.inc == inc:
             steps.fire(ctx, incident, version, 0, silences)
             reminders.opened(ctx, incident)
+            incident_channels.requested(ctx, incident, version)
         return
     incident = ctx.store.get(key)
     if incident is None or incident.inc != inc:
@@ -95,12 +105,12 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         deliver(key, tag, rows)
         steps.raised(ctx, incident, version)
         reminders.raised(ctx)
+        incident_channels.requested(ctx, incident, version)
     elif action in ("acknowledge", "resolve"):
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")
         deliver(key, tag, rows_of(escalation.everyone(notified, action_named(action), line)))
-        if action == "resolve" and postmortem_deadlines.resolved(ctx, incident):
-            reminders.keep_sweeping(ctx)
+        after_the_page(ctx, incident, version, action)
     elif action == "unacknowledge":
         line = f"Unacknowledged by {by}: escalation resumes"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))
@@ -110,3 +120,16 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
     elif action == "note":
         line = f"{by}: {text}"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))
+
+
+def after_the_page(ctx: Context, incident: Incident, version: int, action: str) -> None:
+    """Acknowledged: the acknowledger joins the incident channel. Resolved: the
+    postmortem begins and the channel's archive is queued (workers.postmortem_deadlines,
+    workers.incident_channels)."""
+    if action == "acknowledge":
+        incident_channels.requested(ctx, incident, version)
+        return
+    began = postmortem_deadlines.resolved(ctx, incident)
+    incident_channels.resolved(ctx, incident)
+    if began or ctx.policy.incident_channel is not None:
+        reminders.keep_sweeping(ctx)

@@ -6,7 +6,8 @@ long after, on a worker of another version. So every job is queued as
 `workers.jobs.<name>` (`workers.scheduling.job_name`), whichever module defines it, and
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
-`workers.changes`, `workers.steps`, `workers.reminders` and `workers.delivery_jobs`.
+`workers.changes`, `workers.steps`, `workers.reminders`, `workers.delivery_jobs` and
+`workers.incident_channels`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from workers.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.context import Context
 from workers.delivery_jobs import deliver, deliver_chat
+from workers.incident_channels import open_channel
 from workers.reminders import remind, remind_due
 from workers.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
 from workers.steps import run_step
@@ -31,6 +33,7 @@ __all__ = [
     "deliver_chat",
     "enqueue_change",
     "on_change",
+    "open_channel",
     "remind",
     "remind_due",
     "replay",
@@ -45,6 +48,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "remind_due": remind_due,
     "deliver": deliver,
     "deliver_chat": deliver_chat,
+    "open_channel": open_channel,
 }
 
 

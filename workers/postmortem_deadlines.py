@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from alertgw.postmortems import Postmortem, PostmortemStore
-from workers import escalation
+from workers import escalation, incident_channels
 from workers.context import Context
 from workers.delivery_jobs import deliver, rows_of
 from workers.incident_record import Incident
@@ -55,7 +55,7 @@ def resolved(ctx: Context, incident: Incident) -> bool:
         "Mark it done with a link to the written document "
         f"(`alertgw incidents postmortem {_shell(incident.key)} --done --link URL`)."
     )
-    _say(ctx, incident.key, f"{incident.inc}:postmortem:begun", text)
+    _say(ctx, incident.key, incident.inc, "postmortem:begun", text)
     return True
 
 
@@ -93,7 +93,7 @@ def remind(ctx: Context, member: str) -> tuple[str, datetime] | None:
         f"Postmortem {when}. Draft: {draft_location(ctx, key)}. "
         "Reminders stop when it is marked done with a link to the written document."
     )
-    _say(ctx, key, f"{inc}:postmortem:{seq}", text)
+    _say(ctx, key, inc, f"postmortem:{seq}", text)
     return next_reminder(postmortem, int(seq), now)
 
 
@@ -104,10 +104,11 @@ def draft_location(ctx: Context, key: str) -> str:
     return f"{str(base).rstrip('/')}{path}" if base else f"GET {path}"
 
 
-def _say(ctx: Context, key: str, tag: str, text: str) -> None:
-    """A line in the incident's Slack thread(s): every Slack target it notified."""
+def _say(ctx: Context, key: str, inc: str, tag: str, text: str) -> None:
+    """A line in the incident's Slack thread(s), and in its channel if it has one."""
     notified = ctx.store.notified(key)
-    deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", text)))
+    deliver(key, f"{inc}:{tag}", rows_of(escalation.updates(ctx.policy, notified, "note", text)))
+    incident_channels.say(ctx, key, inc, tag, text)
 
 
 def _at(moment: datetime) -> str:

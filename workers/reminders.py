@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alertgw.status_updates import current_status, template
-from workers import escalation, postmortem_deadlines
+from workers import escalation, incident_channels, postmortem_deadlines
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
 from workers.incident_record import Incident, decoded, from_timestamp
@@ -85,10 +85,13 @@ def remind_due() -> None:
 def _follow(ctx: Context, member: str) -> tuple[str, datetime] | None:
     """Send the reminder `member` names; the member and time of the one after it.
 
-    Postmortem deadline reminders share the set (and this sweep) with status updates.
+    Postmortem deadline reminders and incident channels' archive checks share the set
+    (and this sweep) with status updates.
     """
     if member.startswith(postmortem_deadlines.MEMBER_PREFIX):
         return postmortem_deadlines.remind(ctx, member)
+    if member.startswith(incident_channels.MEMBER_PREFIX):
+        return incident_channels.archive_due(ctx, member)
     following = _remind(ctx, Reminder.parse(member))
     return (following[0].member, following[1]) if following is not None else None
 

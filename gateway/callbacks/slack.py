@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from alertgw import metrics
+from alertgw import metrics, slack_people
 from gateway.api.services import Services
 from gateway.body import read_body
 from gateway.exceptions import BadPayload, GatewayError, Unauthorized, UnsupportedMediaType
@@ -139,10 +139,14 @@ class SlackActions:
             return "duplicate"
         store, key = self._services.incidents, action.value
         operate = store.acknowledge if action.action_id == ACK_ACTION_ID else store.resolve
-        applied = operate(key, _who(interaction.user), "", self._services.clock())
+        who = _who(interaction.user)
+        applied = operate(key, who, "", self._services.clock())
         if action.action_ts:
             self._services.remember(VENDOR, click)
         if applied is not None:
+            if interaction.user.id:  # to invite them into the incident's channel
+                prefix = self._services.settings.redis_prefix
+                slack_people.remember(self._services.redis, prefix, who, interaction.user.id)
             return "applied"
         outcome = "noop" if store.get(key) is not None else "unknown"
         log.info("slack %s on incident %s: %s", action.action_id, json.dumps(key), outcome)

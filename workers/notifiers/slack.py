@@ -17,10 +17,13 @@ from __future__ import annotations
 import http.client
 import logging
 import re
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
@@ -113,14 +116,7 @@ class SlackNotifier:
     ) -> None:
         self._timeout = timeout
         self._has_token = bool(bot_token)
-        # slack_sdk types timeout as int; urllib takes float seconds
-        self._web = WebClient(
-            token=bot_token or None,
-            base_url=api_url,
-            timeout=timeout,  # type: ignore[arg-type]
-            logger=_API_LOG,
-            retry_handlers=[],
-        )
+        self._web = web_client(api_url, bot_token, timeout)
 
     def handles(self, target: Target) -> bool:
         return target.slack is not None
@@ -174,12 +170,9 @@ class SlackNotifier:
         return Receipt(self.channel, thread)
 
     def _call(self, where: str, method: str, **body: Any) -> SlackResponse:
-        try:
-            return self._web.api_call(method, json=body)
-        except SlackApiError as error:
-            raise _api_error(where, error.response) from None
-        except (OSError, http.client.HTTPException) as error:
-            raise _network_error(where, error) from None
+        answer = call_api(self._web, where, method, **body)
+        assert answer is not None, "no error is accepted"
+        return answer
 
     def _send_webhook(self, notification: Notification, url: str) -> Receipt:
         where = f"Slack webhook {notification.action} for target {notification.target.name!r}"
@@ -204,6 +197,36 @@ class SlackNotifier:
 
     def __repr__(self) -> str:
         return f"SlackNotifier({self._web.base_url!r})"
+
+
+def web_client(api_url: str, bot_token: str | None, timeout: float, retries: int = 0) -> WebClient:
+    """A Web API client whose log lines never hold the token; `retries` rate-limited
+    calls are retried after Slack's Retry-After (slack_sdk's handler), none by default."""
+    handlers: list[RetryHandler] = []
+    if retries:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
+    return WebClient(
+        token=bot_token or None,
+        base_url=api_url,
+        timeout=timeout,  # type: ignore[arg-type]  # slack_sdk types it int; urllib takes float
+        logger=_API_LOG,
+        retry_handlers=handlers,
+    )
+
+
+def call_api(
+    web: WebClient, where: str, method: str, accept: Collection[str] = (), **body: Any
+) -> SlackResponse | None:
+    """One Web API call; None for an error in `accept` (one that means "done already");
+    other errors as RetryableError or PermanentError."""
+    try:
+        return web.api_call(method, json=body)
+    except SlackApiError as error:
+        if error.response.get("error") in accept:
+            return None
+        raise _api_error(where, error.response) from None
+    except (OSError, http.client.HTTPException) as error:
+        raise _network_error(where, error) from None
 
 
 def _api_error(where: str, response: SlackResponse) -> Exception:
