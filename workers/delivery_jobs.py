@@ -26,6 +26,7 @@ ACTIONS: tuple[Action, ...] = (
     "severity_raised",
     "status_update_due",
     "status_update",
+    "postmortem_due",
     "note",
 )
 

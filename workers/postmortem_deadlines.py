@@ -107,7 +107,8 @@ def draft_location(ctx: Context, key: str) -> str:
 def _say(ctx: Context, key: str, inc: str, tag: str, text: str) -> None:
     """A line in the incident's Slack thread(s), and in its channel if it has one."""
     notified = ctx.store.notified(key)
-    deliver(key, f"{inc}:{tag}", rows_of(escalation.updates(ctx.policy, notified, "note", text)))
+    rows = rows_of(escalation.updates(ctx.policy, notified, "postmortem_due", text))
+    deliver(key, f"{inc}:{tag}", rows)
     incident_channels.say(ctx, key, inc, tag, text)
 
 

@@ -23,6 +23,7 @@ Action = Literal[
     "severity_raised",  # upgraded in place (e.g. SEV3 -> SEV1)
     "status_update_due",  # SEV1/SEV2 reminder in the Slack thread
     "status_update",  # a posted status update: Slack edits the root's Status + replies
+    "postmortem_due",  # postmortem draft and deadline reminders in the Slack thread
     "note",  # free text for the thread (deferred page, joined alerts, operator note)
 ]
 IncidentStatus = Literal["open", "acknowledged", "resolved"]

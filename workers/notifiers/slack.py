@@ -43,6 +43,7 @@ from workers.notifiers.slack_messages import (
     incident_blocks,
     reply_blocks,
     reply_text,
+    reply_with_button,
     standalone,
 )
 
@@ -108,7 +109,7 @@ class SlackNotifier:
     channel: ClassVar[str] = "slack"
     actions: ClassVar[frozenset[Action]] = frozenset(
         {"trigger", "escalate", "acknowledge", "resolve", "severity_raised",
-         "status_update_due", "status_update", "note"}
+         "status_update_due", "status_update", "postmortem_due", "note"}
     )  # fmt: skip
 
     def __init__(
@@ -158,14 +159,13 @@ class SlackNotifier:
                 text=fallback_text(incident),
                 blocks=incident_blocks(incident),
             )
-        line = reply_text(notification)
         self._call(
             where,
             "chat.postMessage",
             channel=thread.channel,
             thread_ts=thread.ts,
-            text=line,
-            blocks=reply_blocks(line),
+            text=reply_text(notification),
+            blocks=reply_with_button(notification),
         )
         return Receipt(self.channel, thread)
 
