@@ -62,7 +62,8 @@ return 1
 # incidents, reminders. ARGV: url, by, now, window, channel member. 1 marked done (again:
 # the link is replaced), 0 unknown. The incident's own keys get the window back unless a
 # later incarnation of the key lives there now (its expiry is its own); a pending archive
-# check of its Slack channel becomes due now (workers.incident_channels).
+# check of its Slack channel becomes due now (workers.incident_channels), and its next
+# deadline reminder leaves the set (workers.postmortem_deadlines names them).
 _DONE = """
 local r = redis.call('HMGET', KEYS[1], 'key', 'inc', 'severity')
 if not r[1] then return 0 end
@@ -76,6 +77,11 @@ if redis.call('HGET', KEYS[6], 'inc') == r[2] then
   redis.call('ZADD', KEYS[9], 'XX', now + window, r[1])
 end
 redis.call('ZADD', KEYS[10], 'XX', now, ARGV[5])
+-- the deadline reminder queued next (a first one may have skipped two past ones)
+local seq = tonumber(redis.call('HGET', KEYS[1], 'reminder')) or 0
+for next = seq + 1, seq + 3 do
+  redis.call('ZREM', KEYS[10], 'pm:' .. next .. ':' .. r[2] .. ':' .. r[1])
+end
 return 1
 """
 

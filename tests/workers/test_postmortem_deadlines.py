@@ -94,6 +94,8 @@ def test_marking_it_done_stops_the_reminders_and_lets_the_record_go(harness):
     assert pending is not None
     assert not pending.done
     assert store.mark_done(KEY, pending.inc, "https://wiki/pm/42", "jane", harness.clock.now)
+    queued = harness.ctx.redis.zrange(harness.ctx.store.reminders_key, 0, -1)
+    assert [m for m in queued if m.startswith(b"pm:")] == []
     for moment in (DUE - timedelta(hours=2), DUE, DUE + timedelta(days=1)):
         at(harness, moment)
     assert len(said(harness)) == 2  # the link and the 24-hour reminder, nothing after done
