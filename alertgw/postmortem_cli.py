@@ -1,8 +1,7 @@
 """`alertgw incidents postmortem KEY`: print the draft, show its state, or mark it done.
 
-Like `alertgw silence`, it holds no state: it calls the operator API of a running
-gateway (`--url` of the `incidents` group, default `http://$ALERTGW_HOST:$ALERTGW_PORT`)
-with ALERTGW_API_TOKEN.
+Like `alertgw silence`, it calls the operator API of a running gateway
+(`alertgw.api_client`; `--url` of the `incidents` group).
 
   alertgw incidents postmortem KEY                   the Markdown draft, to stdout
   alertgw incidents postmortem KEY --state           its state (due, overdue, done) as JSON
@@ -18,9 +17,7 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from alertgw.silence_cli import TIMEOUT_SECONDS, base_url
+from alertgw.api_client import request
 from gateway.settings import Settings
 
 
@@ -78,20 +75,7 @@ def _call(
     body: dict[str, Any] | None = None,
 ) -> Any:
     """The answer (text for a GET, JSON for a POST), or None after printing why not."""
-    headers = {}
-    if settings.api_token is not None:
-        headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
-    url = base_url(args, settings) + path
-    try:
-        response = httpx.request(method, url, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        print(f"alertgw: cannot reach the gateway at {url}: {error}", file=sys.stderr)
-        return None
-    if response.status_code >= 400:
-        try:
-            why = response.json().get("error", response.text[:200])
-        except ValueError:
-            why = response.text[:200]
-        print(f"alertgw: {response.status_code}: {why}", file=sys.stderr)
+    response = request(args, settings, method, path, body)
+    if response is None:
         return None
     return response.json() if method == "POST" else response.text

@@ -10,17 +10,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import sys
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from alertgw.api_client import base_url, request
 from gateway.settings import Settings
 
-TIMEOUT_SECONDS = 10.0
-# a gateway listening on every interface is reached on loopback from the same machine
-_ANY_ADDRESS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared against, never bound
+__all__ = ["base_url", "register"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,14 +94,6 @@ def _expire(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def base_url(args: argparse.Namespace, settings: Settings) -> str:
-    if args.url:
-        return str(args.url).rstrip("/")
-    host = "127.0.0.1" if settings.host in _ANY_ADDRESS else settings.host
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.port}"
-
-
 def _call(
     args: argparse.Namespace,
     settings: Settings,
@@ -114,20 +102,5 @@ def _call(
     body: dict[str, Any] | None = None,
 ) -> Any:
     """The API's JSON answer, or None after printing why it failed."""
-    headers = {}
-    if settings.api_token is not None:
-        headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
-    url = base_url(args, settings) + path
-    try:
-        response = httpx.request(method, url, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        print(f"alertgw: cannot reach the gateway at {url}: {error}", file=sys.stderr)
-        return None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"error": response.text[:200]}
-    if response.status_code >= 400:
-        print(f"alertgw: {response.status_code}: {answer.get('error', answer)}", file=sys.stderr)
-        return None
-    return answer
+    response = request(args, settings, method, path, body)
+    return response.json() if response is not None else None
