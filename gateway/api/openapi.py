@@ -151,7 +151,11 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/v1/incidents/{key}/postmortem": {
-            "get": _op("A postmortem's state", (200, PostmortemOut, "it"), params=[KEY]),
+            "get": _op(
+                "A postmortem's state",
+                (200, PostmortemOut, "it"),
+                params=[KEY, _query_text("inc", "which incarnation (default: latest)")],
+            ),
             "post": _op(
                 "Mark the postmortem done with the written document's link (stops reminders)",
                 (200, PostmortemOut, "it, done"),
