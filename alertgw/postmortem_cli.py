@@ -49,33 +49,20 @@ def run_postmortem(args: argparse.Namespace, settings: Settings) -> int:
         body: dict[str, Any] = {"done": True, "url": args.link, "by": args.by or getpass.getuser()}
         if args.inc:
             body["inc"] = args.inc
-        answer = _call(args, settings, "POST", path, body)
-        if answer is None:
+        response = request(args, settings, "POST", path, body)
+        if response is None:
             return 1
+        answer = response.json()
         print(f"postmortem of {answer['key']} marked done: {answer['url']}")
         return 0
     if args.state:
-        answer = _call(args, settings, "GET", path + query)
-        if answer is None:
+        response = request(args, settings, "GET", path + query)
+        if response is None:
             return 1
-        print(json.dumps(json.loads(answer), indent=2))
+        print(json.dumps(response.json(), indent=2))
         return 0
-    answer = _call(args, settings, "GET", f"{path}.md{query}")
-    if answer is None:
-        return 1
-    sys.stdout.write(answer)
-    return 0
-
-
-def _call(
-    args: argparse.Namespace,
-    settings: Settings,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-) -> Any:
-    """The answer (text for a GET, JSON for a POST), or None after printing why not."""
-    response = request(args, settings, method, path, body)
+    response = request(args, settings, "GET", f"{path}.md{query}")
     if response is None:
-        return None
-    return response.json() if method == "POST" else response.text
+        return 1
+    sys.stdout.write(response.text)
+    return 0
