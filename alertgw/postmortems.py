@@ -33,6 +33,7 @@ from workers.incident_record import (
     decoded,
     from_timestamp,
     incident_from_hash,
+    since_opened,
     timeline_from,
 )
 from workers.incidents import IncidentStore
@@ -195,8 +196,7 @@ class PostmortemStore:
         else:
             incident = incident_from_hash(self.redis.hgetall(self.key_of(inc, "record", key)))
             timeline = timeline_from(self.redis.lrange(self.key_of(inc, "timeline", key), 0, -1))
-        # a key's timeline goes on across incarnations: only this one's lines
-        return incident, [e for e in timeline if e.at >= incident.opened_at]
+        return incident, since_opened(timeline, incident.opened_at)
 
     def pending(self) -> list[tuple[Severity, float]]:
         """(severity, due as a timestamp) of every postmortem not yet done."""

@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from workers.incident_record import Incident, TimelineEntry
+from workers.incident_record import Incident, TimelineEntry, since_opened
 from workers.incidents import TIMELINE_CAP, IncidentStore
 
 # The plan's words for where an open incident stands (Resolved is the resolve itself).
@@ -76,7 +76,8 @@ def template(
 ) -> str:
     """The INCIDENT UPDATE block: the plan's fields, Actions Taken from the notes and
     updates of this incarnation (the latest MAX_ACTIONS)."""
-    taken = [e for e in timeline if e.kind in ACTIONS_TAKEN and e.at >= incident.opened_at]
+    this = since_opened(list(timeline), incident.opened_at)
+    taken = [e for e in this if e.kind in ACTIONS_TAKEN]
     lines = [f"- {_at(e.at)} {e.text}" for e in taken[-MAX_ACTIONS:]] or ["- none recorded yet"]
     if len(taken) > MAX_ACTIONS:
         lines.insert(0, f"- ({len(taken) - MAX_ACTIONS} earlier in the timeline)")

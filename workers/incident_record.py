@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from gateway.models import Link, Severity
@@ -67,6 +67,21 @@ def timeline_from(raw: Iterable[bytes | str]) -> list[TimelineEntry]:
     """Timeline entries from their stored JSON, oldest first."""
     entries = [json.loads(item) for item in raw]
     return [TimelineEntry(from_timestamp(e["at"]), e["kind"], e["text"]) for e in entries]
+
+
+# Timeline times pass through Lua's JSON encoder (14 significant digits): an `opened`
+# line may read a fraction of a millisecond off the record's `opened_at`.
+_SAME_MOMENT = timedelta(milliseconds=5)
+
+
+def since_opened(timeline: list[TimelineEntry], opened_at: datetime) -> list[TimelineEntry]:
+    """The lines of the incarnation opened at `opened_at`, from its `opened` line: a
+    key's timeline goes on across incarnations."""
+    for index in range(len(timeline) - 1, -1, -1):
+        entry = timeline[index]
+        if entry.kind == "opened" and abs(entry.at - opened_at) < _SAME_MOMENT:
+            return timeline[index:]
+    return [e for e in timeline if e.at >= opened_at - _SAME_MOMENT]
 
 
 def from_timestamp(value: bytes | str | float) -> datetime:

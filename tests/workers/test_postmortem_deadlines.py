@@ -15,6 +15,7 @@ from alertgw.postmortems import PostmortemStore
 from gateway.rules.model import PostmortemPolicy
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, entry, hand_off, policy
+from workers.incident_record import TimelineEntry, since_opened
 from workers.refresh import refresh_shared_gauges
 
 KEY = "checkout-down:service=checkout"
@@ -204,3 +205,15 @@ def test_a_due_under_a_day_skips_the_reminders_already_past(redis_client, key_pr
         assert said(h)[-1].startswith("Postmortem overdue since 2026-03-02 11:40 UTC.")
     finally:
         _forget_jobs(h)
+
+
+def test_an_incarnations_lines_start_at_its_opened_line_read_a_little_early():
+    opened_at = T0 + timedelta(microseconds=123_456)
+    rounded = opened_at - timedelta(microseconds=6)  # as Lua's JSON wrote it
+    timeline = [
+        TimelineEntry(T0 - timedelta(minutes=5), "opened", "the earlier incident"),
+        TimelineEntry(T0 - timedelta(minutes=1), "resolved", "jane"),
+        TimelineEntry(rounded, "opened", "SEV1 by rule checkout-down: HighErrorRate"),
+        TimelineEntry(opened_at, "escalated", "step 1 of 4"),
+    ]
+    assert [e.kind for e in since_opened(timeline, opened_at)] == ["opened", "escalated"]
