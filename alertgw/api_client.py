@@ -28,14 +28,14 @@ def base_url(args: argparse.Namespace, settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def call(
+def request(
     args: argparse.Namespace,
     settings: Settings,
     method: str,
     path: str,
     body: dict[str, Any] | None = None,
-) -> Any:
-    """The API's JSON answer, or None after printing why it failed."""
+) -> httpx.Response | None:
+    """The gateway's successful answer, or None after printing why there is none."""
     headers = {}
     if settings.api_token is not None:
         headers["authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
@@ -45,14 +45,32 @@ def call(
     except httpx.HTTPError as error:
         print(f"alertgw: cannot reach the gateway at {url}: {error}", file=sys.stderr)
         return None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"error": response.text[:200]}
     if response.status_code >= 400:
-        message = answer.get("error", answer) if isinstance(answer, dict) else answer
-        print(f"alertgw: {response.status_code}: {message}", file=sys.stderr)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {"error": response.text[:200]}
+        why = answer.get("error", answer) if isinstance(answer, dict) else answer
+        print(f"alertgw: {response.status_code}: {why}", file=sys.stderr)
         if response.status_code == 401 and settings.api_token is None:
             print("alertgw: set ALERTGW_API_TOKEN to the gateway's API token", file=sys.stderr)
         return None
-    return answer
+    return response
+
+
+def call(
+    args: argparse.Namespace,
+    settings: Settings,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """The API's JSON answer, or None after printing why there is none."""
+    response = request(args, settings, method, path, body)
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        print(f"alertgw: the gateway answered {path} with no JSON", file=sys.stderr)
+        return None

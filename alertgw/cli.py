@@ -16,6 +16,7 @@ from alertgw import (
     silence_cli,
     up,
 )
+from alertgw.postmortem_cli import add_postmortem_command
 from gateway.settings import SettingsError, load_settings
 from workers import commands as worker_commands
 
@@ -35,10 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         silence_cli.register,
         drill_cli.register,
         heartbeats_cli.register,
-        incidents_cli.register,
     )
     for register in registrars:
         register(commands)
+    add_postmortem_command(incidents_cli.register(commands))
     return parser
 
 

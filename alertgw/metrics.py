@@ -60,6 +60,16 @@ notifications = Counter(
     "Notifications by channel (pagerduty, slack), action and outcome.",
     ["channel", "action", "outcome"],
 )
+postmortems_pending = Gauge(
+    "alertgw_postmortems_pending",
+    "Resolved incidents whose postmortem is not marked done yet, by severity.",
+    ["severity"],
+)
+postmortems_overdue = Gauge(
+    "alertgw_postmortems_overdue",
+    "Postmortems not marked done past their due time, by severity.",
+    ["severity"],
+)
 dead_letters = Gauge("alertgw_dead_letters", "Jobs that exhausted their retries.")
 intake_lag = Gauge(
     "alertgw_intake_lag", "Hand-off entries waiting for a worker, by severity.", ["severity"]

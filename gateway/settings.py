@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     slack_api_url: HttpUrl = HttpUrl("https://slack.com/api/")
     slack_bot_token: SecretStr | None = None
     delivery: Literal["live", "dry-run"] = "live"
+    # Where people reach the gateway (https://alertgw.example.com): Slack messages link
+    # postmortem drafts there. Unset, they name the API path and the CLI command instead.
+    public_url: HttpUrl | None = None
     worker_metrics_port: int = Field(default=9108, ge=0, le=65535)
     # How long a hand-off entry or change read by a worker may stay unacknowledged before
     # another worker takes it over (the first is taken for dead). Keep it above the

@@ -15,10 +15,21 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import autoresolve, escalation, muting, pending, reminders, steps
+from workers import (
+    autoresolve,
+    escalation,
+    incident_channels,
+    muting,
+    pending,
+    posted_updates,
+    postmortem_deadlines,
+    reminders,
+    steps,
+)
 from workers.context import Context, current
 from workers.delivery_jobs import action as action_named
 from workers.delivery_jobs import deliver, rows_of
+from workers.incident_record import Incident
 from workers.scheduling import digest, schedule, severity_of
 
 log = logging.getLogger(__name__)
@@ -54,6 +65,8 @@ def enqueue_change(
         finally:
             _pause_inline_if_slow(ctx, ctx.clock() - started)
     job_id = f"chg-{digest(key, inc)}-{version}-{action}"
+    if action == "status_update":  # several at one version: each its own job
+        job_id += f"-{digest(text)}"
     return schedule(ctx, None, on_change, args, job_id, ctx.queue_for(severity_of(ctx, key)))
 
 
@@ -83,6 +96,7 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
                 steps.fire(ctx, incident, version, 0, silences)
             reminders.opened(ctx, incident)
             autoresolve.opened(ctx, incident)
+            incident_channels.requested(ctx, incident, version)
         return
     incident = ctx.store.get(key)
     if incident is None or incident.inc != inc:
@@ -94,10 +108,12 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         if not pending.hold(ctx, incident, version):
             steps.raised(ctx, incident, version)
         reminders.raised(ctx)
+        incident_channels.requested(ctx, incident, version)
     elif action in ("acknowledge", "resolve"):
         verb = "Acknowledged" if action == "acknowledge" else "Resolved"
         line = f"{verb} by {by}" + (f": {text}" if text else "")
         deliver(key, tag, rows_of(escalation.everyone(notified, action_named(action), line)))
+        after_the_page(ctx, incident, version, action)
         if action == "resolve":
             pending.resolved(ctx, incident)
     elif action == "auto_resolve":
@@ -105,10 +121,27 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
         line = f"Auto-resolved: {text}"
         deliver(key, tag, rows_of(escalation.everyone(notified, "resolve", line)))
         pending.resolved(ctx, incident)
+        after_the_page(ctx, incident, version, action)
     elif action == "unacknowledge":
         line = f"Unacknowledged by {by}: escalation resumes"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))
         steps.resume(ctx, incident, version)
+    elif action == "status_update":
+        posted_updates.posted(ctx, incident, text)
     elif action == "note":
         line = f"{by}: {text}"
         deliver(key, tag, rows_of(escalation.updates(ctx.policy, notified, "note", line)))
+
+
+def after_the_page(ctx: Context, incident: Incident, version: int, action: str) -> None:
+    """Acknowledged: the acknowledger joins the incident channel. Resolved (auto-resolved
+    too): the
+    postmortem begins and the channel's archive is queued (workers.postmortem_deadlines,
+    workers.incident_channels)."""
+    if action == "acknowledge":
+        incident_channels.requested(ctx, incident, version)
+        return
+    began = postmortem_deadlines.resolved(ctx, incident)
+    incident_channels.resolved(ctx, incident)
+    if began or ctx.policy.incident_channel is not None:
+        reminders.keep_sweeping(ctx)

@@ -15,6 +15,7 @@ import logging
 from datetime import datetime
 
 from alertgw import metrics
+from alertgw.status_updates import posted_status
 from gateway.rules.model import Policy, Target
 from workers.context import Context
 from workers.dryrun import describe
@@ -56,6 +57,7 @@ def view(policy: Policy, incident: Incident) -> IncidentView:
         alert_count=incident.alert_count,
         opened_at=incident.opened_at,
         received_at=incident.received_at,
+        posted_status=posted_status(incident),
     )
 
 

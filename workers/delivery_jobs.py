@@ -25,6 +25,8 @@ ACTIONS: tuple[Action, ...] = (
     "resolve",
     "severity_raised",
     "status_update_due",
+    "status_update",
+    "postmortem_due",
     "note",
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -44,6 +44,7 @@ class Incident:
     # quiet after which it is auto-resolved (None: never), counted from the last alert
     auto_resolve: timedelta | None = None
     last_alert_at: datetime | None = None
+    update_status: str | None = None  # "<inc>|<status>" of the last posted status update
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the API and the CLI."""
@@ -58,6 +59,7 @@ class Incident:
         data.pop("thread")
         # title, summary and labels are the latest alert's; this says since when it fires
         data["first_seen_at"] = data["received_at"]
+        data.pop("update_status")
         return data
 
 
@@ -68,6 +70,27 @@ class TimelineEntry:
     at: datetime
     kind: str
     text: str
+
+
+def timeline_from(raw: Iterable[bytes | str]) -> list[TimelineEntry]:
+    """Timeline entries from their stored JSON, oldest first."""
+    entries = [json.loads(item) for item in raw]
+    return [TimelineEntry(from_timestamp(e["at"]), e["kind"], e["text"]) for e in entries]
+
+
+# Timeline times pass through Lua's JSON encoder (14 significant digits): an `opened`
+# line may read a fraction of a millisecond off the record's `opened_at`.
+_SAME_MOMENT = timedelta(milliseconds=5)
+
+
+def since_opened(timeline: list[TimelineEntry], opened_at: datetime) -> list[TimelineEntry]:
+    """The lines of the incarnation opened at `opened_at`, from its `opened` line: a
+    key's timeline goes on across incarnations."""
+    for index in range(len(timeline) - 1, -1, -1):
+        entry = timeline[index]
+        if entry.kind == "opened" and abs(entry.at - opened_at) < _SAME_MOMENT:
+            return timeline[index:]
+    return [e for e in timeline if e.at >= opened_at - _SAME_MOMENT]
 
 
 def from_timestamp(value: bytes | str | float) -> datetime:
@@ -115,4 +138,5 @@ def incident_from_hash(raw: Mapping[Any, Any]) -> Incident:
         if float(r.get("auto_resolve") or 0) > 0
         else None,
         last_alert_at=from_timestamp(r["last_alert_at"]) if r.get("last_alert_at") else None,
+        update_status=_text(r, "update_status"),
     )

@@ -25,6 +25,7 @@ from workers.incident_record import (
     decoded,
     from_timestamp,
     incident_from_hash,
+    timeline_from,
 )
 from workers.notifiers.base import IncidentStatus
 
@@ -351,10 +352,7 @@ class IncidentStore:
 
     def timeline(self, key: str) -> builtins.list[TimelineEntry]:
         """The incident's history, oldest first."""
-        entries = [
-            json.loads(raw) for raw in self.redis.lrange(self.key_of(key, "timeline"), 0, -1)
-        ]
-        return [TimelineEntry(from_timestamp(e["at"]), e["kind"], e["text"]) for e in entries]
+        return timeline_from(self.redis.lrange(self.key_of(key, "timeline"), 0, -1))
 
     def _get_many(self, keys: Iterable[str]) -> builtins.list[Incident | None]:
         with self.redis.pipeline(transaction=False) as pipe:

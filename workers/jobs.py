@@ -6,8 +6,8 @@ long after, on a worker of another version. So every job is queued as
 `workers.jobs.<name>` (`workers.scheduling.job_name`), whichever module defines it, and
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
-`workers.changes`, `workers.steps`, `workers.reminders`, `workers.delivery_jobs` and
-`workers.flapping`.
+`workers.changes`, `workers.steps`, `workers.reminders`, `workers.delivery_jobs`,
+`workers.flapping` and `workers.incident_channels`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from workers.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.context import Context
 from workers.delivery_jobs import deliver, deliver_chat
 from workers.flapping import flap_started, settle_flap
+from workers.incident_channels import open_channel
 from workers.reminders import remind, remind_due
 from workers.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
 from workers.steps import run_step
@@ -36,6 +37,7 @@ __all__ = [
     "enqueue_change",
     "flap_started",
     "on_change",
+    "open_channel",
     "remind",
     "remind_due",
     "replay",
@@ -54,6 +56,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "auto_resolve_due": auto_resolve_due,
     "flap_started": flap_started,
     "settle_flap": settle_flap,
+    "open_channel": open_channel,
 }
 
 

@@ -20,6 +20,7 @@ import redis
 from redis.exceptions import RedisError
 
 from alertgw import metrics
+from alertgw.postmortems import PostmortemStore
 from gateway.handoff import stream_key
 from gateway.models import SEVERITIES
 from workers import autoresolve, flapping, heartbeat_checks, reminders
@@ -33,10 +34,16 @@ log = logging.getLogger(__name__)
 def refresh_shared_gauges(
     client: redis.Redis, prefix: str, store: IncidentStore, dead: DeadLetters, now: datetime
 ) -> None:
-    """Set the gauges of state all processes share (open incidents, flapping ones, dead
-    letters, intake lag) from Redis, so any process's scrape reports the truth at that moment."""
+    """Set the gauges of state all processes share (open incidents, flapping ones,
+    postmortems pending and overdue, dead letters, intake lag) from Redis, so any
+    process's scrape reports the truth at that moment."""
     for severity, count in store.count_open(now).items():
         metrics.incidents_open.labels(severity).set(count)
+    pending = PostmortemStore(store).pending()
+    for severity in SEVERITIES:
+        due = [at for sev, at in pending if sev == severity]
+        metrics.postmortems_pending.labels(severity).set(len(due))
+        metrics.postmortems_overdue.labels(severity).set(sum(at <= now.timestamp() for at in due))
     metrics.dead_letters.set(dead.count())
     flapping.count_by_severity(client, prefix)
     with client.pipeline(transaction=False) as pipe:

@@ -1,4 +1,5 @@
-"""Status-update reminders: "status update due" in the Slack thread of a live SEV1/SEV2.
+"""Status-update reminders: "status update due" in the Slack thread of a live SEV1/SEV2,
+with the plan's INCIDENT UPDATE block filled in so far (`alertgw.status_updates`).
 
 The reminders due are one sorted set in Redis (`<prefix>reminders`, score = when due,
 member `<seq>:<inc>:<key>`), not an RQ job each: an RQ job costs a new incident ~0.4 ms
@@ -20,10 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workers import escalation, sweeps
+from alertgw.status_updates import current_status, template
+from workers import escalation, incident_channels, postmortem_deadlines, sweeps
 from workers.context import Context, current
 from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident
+from workers.incident_record import Incident, decoded
 from workers.sweeps import LEASE, SWEEP_GRID, take_due
 
 TAG = "rmd"  # the job id tag of reminder sweeps
@@ -62,14 +64,28 @@ def remind_due() -> None:
     ctx = current()
     key = ctx.store.reminders_key
     for due in take_due(ctx, key, ctx.clock()):
-        for reminder in map(Reminder.parse, due):
-            following = _remind(ctx, reminder)
+        for member in map(decoded, due):
+            following = _follow(ctx, member)
             with ctx.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(key, reminder.member)
+                pipe.zrem(key, member)
                 if following is not None:
-                    pipe.zadd(key, {following[0].member: following[1].timestamp()}, nx=True)
+                    pipe.zadd(key, {following[0]: following[1].timestamp()}, nx=True)
                 pipe.execute()
     keep_sweeping(ctx)
+
+
+def _follow(ctx: Context, member: str) -> tuple[str, datetime] | None:
+    """Send the reminder `member` names; the member and time of the one after it.
+
+    Postmortem deadline reminders and incident channels' archive checks share the set
+    (and this sweep) with status updates.
+    """
+    if member.startswith(postmortem_deadlines.MEMBER_PREFIX):
+        return postmortem_deadlines.remind(ctx, member)
+    if member.startswith(incident_channels.MEMBER_PREFIX):
+        return incident_channels.archive_due(ctx, member)
+    following = _remind(ctx, Reminder.parse(member))
+    return (following[0].member, following[1]) if following is not None else None
 
 
 def remind(key: str, inc: str, seq: int) -> None:
@@ -91,11 +107,13 @@ def _remind(ctx: Context, reminder: Reminder) -> tuple[Reminder, datetime] | Non
     # a re-run (claim 2) finishes the sends of a sweep that died; they are idempotent
     if incident is None or every is None or not ctx.store.claim_reminder(key, inc, seq):
         return None
-    text = f"Status update due ({incident.severity}: every {_minutes(every)})"
+    now, timeline = ctx.clock(), ctx.store.timeline(key)
+    form = template(incident, current_status(incident), timeline, now, every)
+    text = f"Status update due ({incident.severity}: every {_minutes(every)})\n{form}"
     notified = ctx.store.notified(key)
     rows = rows_of(escalation.updates(ctx.policy, notified, "status_update_due", text))
     deliver(key, f"{inc}:reminder:{seq}", rows)
-    return Reminder(key, inc, seq + 1), ctx.clock() + every
+    return Reminder(key, inc, seq + 1), now + every
 
 
 def opened(ctx: Context, incident: Incident) -> None:

@@ -166,3 +166,47 @@ class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field(default="api", min_length=1, max_length=200, description="who pauses")
+
+
+class PostmortemIn(BaseModel):
+    """Body of `POST /incidents/{key}/postmortem`: mark it done with the document's link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    done: Literal[True] = Field(description="the written postmortem exists")
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        pattern=r"^https?://\S+$",
+        description="link to the written postmortem (http or https)",
+    )
+    by: str = Field(default="api", min_length=1, max_length=200, description="who marks it")
+    inc: str | None = Field(
+        default=None, max_length=40, description="which incarnation (default: the latest)"
+    )
+
+
+class PostmortemOut(BaseModel):
+    """A postmortem's state: due after resolve; done once linked to the written document."""
+
+    key: str
+    inc: str
+    severity: Severity
+    resolved_at: datetime
+    due_at: datetime
+    done: bool
+    overdue: bool
+    done_at: datetime | None
+    done_by: str | None
+    url: str | None
+    draft: str = Field(description="path of the Markdown draft")
+
+
+class StatusUpdateIn(BaseModel):
+    """Body of `POST /incidents/{key}/updates`: where it stands, in the plan's words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["Investigating", "Mitigating", "Monitoring"]
+    text: str = Field(min_length=1, max_length=2000, description="what was done, what is next")
+    by: str = Field(default="api", min_length=1, max_length=200)

@@ -18,9 +18,12 @@ from gateway.api.models import (
     NoteIn,
     Operation,
     PauseIn,
+    PostmortemIn,
+    PostmortemOut,
     SilenceIn,
     SilenceList,
     SilenceOut,
+    StatusUpdateIn,
 )
 
 MODELS: tuple[type[BaseModel], ...] = (
@@ -33,9 +36,12 @@ MODELS: tuple[type[BaseModel], ...] = (
     NoteIn,
     Operation,
     PauseIn,
+    PostmortemIn,
+    PostmortemOut,
     SilenceIn,
     SilenceList,
     SilenceOut,
+    StatusUpdateIn,
 )
 KEY = {
     "name": "key",
@@ -85,6 +91,16 @@ def _query(name: str, values: list[str]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"enum": values}}
 
 
+def _query_text(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The whole document; built once per process."""
@@ -95,7 +111,13 @@ def openapi_document() -> dict[str, Any]:
     conflict = {"409": _json(ErrorOut, "the incident is not in a state for this")}
     ack = _op("Acknowledge: stops escalation", incident, Operation, [KEY], optional_body=True)
     resolve = _op("Resolve: cancels pending steps", incident, Operation, [KEY], optional_body=True)
-    for operation in (ack, resolve):
+    update = _op(
+        "Post a status update (INCIDENT UPDATE in the thread, root Status edited)",
+        (201, IncidentOut, "the incident"),
+        StatusUpdateIn,
+        [KEY],
+    )
+    for operation in (ack, resolve, update):
         operation["responses"].update(conflict)
     paths = {
         "/api/v1/incidents": {
@@ -133,6 +155,33 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/incidents/{key}/resolve": {"post": resolve},
         "/api/v1/incidents/{key}/notes": {
             "post": _op("Add a note", (201, IncidentOut, "the incident"), NoteIn, [KEY])
+        },
+        "/api/v1/incidents/{key}/updates": {"post": update},
+        "/api/v1/incidents/{key}/postmortem.md": {
+            "get": {
+                "summary": "The postmortem draft, in Markdown, from the incident's record",
+                "parameters": [KEY, _query_text("inc", "which incarnation (default: latest)")],
+                "responses": {
+                    "200": {
+                        "description": "the draft",
+                        "content": {"text/markdown": {"schema": {"type": "string"}}},
+                    },
+                    "404": _json(ErrorOut, "no postmortem for this incident"),
+                },
+            }
+        },
+        "/api/v1/incidents/{key}/postmortem": {
+            "get": _op(
+                "A postmortem's state",
+                (200, PostmortemOut, "it"),
+                params=[KEY, _query_text("inc", "which incarnation (default: latest)")],
+            ),
+            "post": _op(
+                "Mark the postmortem done with the written document's link (stops reminders)",
+                (200, PostmortemOut, "it, done"),
+                PostmortemIn,
+                [KEY],
+            ),
         },
         "/api/v1/silences": {
             "get": _op(

@@ -1,4 +1,5 @@
-"""`POST /slack/actions`: the Acknowledge and Resolve buttons of the incident message.
+"""`POST /slack/actions`: the Acknowledge and Resolve buttons of the incident message
+(and the "Post update" / "Mark postmortem done" buttons and modals: `slack_modals`).
 
 Slack posts `payload=<JSON>` form-encoded and signs `v0:<timestamp>:<raw body>` with the
 app's signing secret; requests older than five minutes are refused (replays). The
@@ -24,11 +25,12 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from alertgw import metrics
+from alertgw import metrics, slack_people
 from gateway.api.services import Services
 from gateway.body import read_body
+from gateway.callbacks import slack_modals
 from gateway.exceptions import BadPayload, GatewayError, Unauthorized, UnsupportedMediaType
 from gateway.settings import Settings
 from gateway.sources.base import UNAUTHORIZED, any_equal, credentials, decode_json, validate
@@ -59,12 +61,14 @@ class Action(BaseModel):
 
 
 class Interaction(BaseModel):
-    """A `block_actions` payload, reduced to what alertgw reads."""
+    """A `block_actions` or `view_submission` payload, reduced to what alertgw reads."""
 
     type: str
     user: User = User()
     container: Container = Container()
     actions: list[Action] = []
+    trigger_id: str = ""
+    view: slack_modals.View | None = None
 
 
 def verify(body: bytes, headers: Mapping[str, str], settings: Settings, now: datetime) -> None:
@@ -111,6 +115,8 @@ class SlackActions:
         except GatewayError as error:
             metrics.callbacks.labels(VENDOR, "invalid", "rejected").inc()
             return error_response(error)
+        if interaction.type == "view_submission" and interaction.view is not None:
+            return await self._submitted(interaction, interaction.view)
         if interaction.type != "block_actions":
             metrics.callbacks.labels(VENDOR, interaction.type[:40], "ignored").inc()
             return Response(status_code=200)
@@ -121,6 +127,18 @@ class SlackActions:
         # an empty 200 acknowledges the click; the message update comes from the workers
         return Response(status_code=200)
 
+    async def _submitted(self, interaction: Interaction, view: slack_modals.View) -> Response:
+        try:
+            answer = await self._services.call(
+                slack_modals.submit, self._services, view, _who(interaction.user)
+            )
+        except GatewayError as error:
+            return error_response(error)
+        outcome = "rejected" if answer else "applied"
+        metrics.callbacks.labels(VENDOR, view.callback_id[:40] or "view", outcome).inc()
+        # an empty 200 closes the modal; `errors` shows what to fix under the field
+        return JSONResponse(answer) if answer else Response(status_code=200)
+
     def _process(self, interaction: Interaction) -> list[str]:
         outcomes = []
         for action in interaction.actions:
@@ -130,6 +148,9 @@ class SlackActions:
         return outcomes
 
     def _click(self, interaction: Interaction, action: Action) -> str:
+        if action.action_id in slack_modals.BUTTONS and action.value:
+            services, trigger = self._services, interaction.trigger_id
+            return slack_modals.open_modal(services, action.action_id, action.value, trigger)
         if action.action_id not in (ACK_ACTION_ID, RESOLVE_ACTION_ID) or not action.value:
             return "ignored"
         click = f"{interaction.container.message_ts}:{action.action_ts}:{action.action_id}"
@@ -139,10 +160,14 @@ class SlackActions:
             return "duplicate"
         store, key = self._services.incidents, action.value
         operate = store.acknowledge if action.action_id == ACK_ACTION_ID else store.resolve
-        applied = operate(key, _who(interaction.user), "", self._services.clock())
+        who = _who(interaction.user)
+        applied = operate(key, who, "", self._services.clock())
         if action.action_ts:
             self._services.remember(VENDOR, click)
         if applied is not None:
+            if interaction.user.id:  # to invite them into the incident's channel
+                prefix = self._services.settings.redis_prefix
+                slack_people.remember(self._services.redis, prefix, who, interaction.user.id)
             return "applied"
         outcome = "noop" if store.get(key) is not None else "unknown"
         log.info("slack %s on incident %s: %s", action.action_id, json.dumps(key), outcome)

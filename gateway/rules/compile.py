@@ -13,9 +13,11 @@ from gateway.rules.model import (
     Escalation,
     Flap,
     Heartbeat,
+    IncidentChannelPolicy,
     InhibitRule,
     PagerDutyTarget,
     Policy,
+    PostmortemPolicy,
     Rule,
     SeverityPolicy,
     SlackTarget,
@@ -41,6 +43,7 @@ DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
     "SEV4": SeverityPolicy("info"),
 }
 DEFAULT_DEDUPE_WINDOW = timedelta(hours=1)
+DEFAULT_ARCHIVE_AFTER = timedelta(hours=48)
 
 
 def compile_policy(merged: Merged) -> Policy:
@@ -76,6 +79,8 @@ def compile_policy(merged: Merged) -> Policy:
             InhibitRule(tuple(i.source_matchers), tuple(i.target_matchers), tuple(i.equal))
             for i in (placed.value for placed in merged.inhibit)
         ),
+        postmortem=_postmortem(merged),
+        incident_channel=_incident_channel(merged),
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
         heartbeats={name: _heartbeat(name, p.value) for name, p in merged.heartbeats.items()},
@@ -103,6 +108,25 @@ def _auto_resolve(model: DedupeModel | None) -> tuple[AutoResolve, ...]:
     if isinstance(given, timedelta):
         return (AutoResolve((), given),)
     return tuple(AutoResolve(tuple(entry.matchers), entry.after) for entry in given)
+
+
+def _postmortem(merged: Merged) -> PostmortemPolicy | None:
+    if merged.postmortem is None:
+        return None
+    model = merged.postmortem.value
+    return PostmortemPolicy(frozenset(model.severities), model.due)
+
+
+def _incident_channel(merged: Merged) -> IncidentChannelPolicy | None:
+    model = merged.slack.value.incident_channel if merged.slack else None
+    if model is None:
+        return None
+    return IncidentChannelPolicy(
+        frozenset(model.severities),
+        model.name,
+        tuple(model.invite),
+        model.archive_after or DEFAULT_ARCHIVE_AFTER,
+    )
 
 
 def _target(name: str, model: TargetModel) -> Target:

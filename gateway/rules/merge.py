@@ -23,8 +23,10 @@ from gateway.rules.schema import (
     HeartbeatModel,
     InhibitModel,
     PeriodModel,
+    PostmortemModel,
     RuleModel,
     SeverityModel,
+    SlackSectionModel,
     TargetModel,
 )
 
@@ -60,6 +62,8 @@ class Merged:
     default: Placed[DefaultModel] | None = None
     dedupe: Placed[DedupeModel] | None = None
     flap: Placed[FlapModel] | None = None
+    postmortem: Placed[PostmortemModel] | None = None
+    slack: Placed[SlackSectionModel] | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -84,6 +88,10 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
         merged.default = _once(merged.default, model.default, document, "default", problems)
         merged.dedupe = _once(merged.dedupe, model.dedupe, document, "dedupe", problems)
         merged.flap = _once(merged.flap, model.flap, document, "flap", problems)
+        merged.postmortem = _once(
+            merged.postmortem, model.postmortem, document, "postmortem", problems
+        )
+        merged.slack = _once(merged.slack, model.slack, document, "slack", problems)
     if merged.default is None and files:
         problems.append(f"{files[0][0].name}:1:1: default: no rule file defines `default`")
     return merged, problems

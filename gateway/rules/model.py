@@ -50,6 +50,24 @@ class SeverityPolicy:
 
 
 @dataclass(frozen=True)
+class PostmortemPolicy:
+    """Resolved incidents of these severities get a postmortem draft, due `due` later."""
+
+    severities: frozenset[Severity]
+    due: timedelta
+
+
+@dataclass(frozen=True)
+class IncidentChannelPolicy:
+    """A Slack channel of its own for each incident of these severities."""
+
+    severities: frozenset[Severity]
+    name: str  # template: {date} {service} {environment} {severity} {rule} {id}
+    invite: tuple[str, ...] = ()  # Slack user ids (U...) and user group ids (S...)
+    archive_after: timedelta = timedelta(hours=48)  # after resolve (and postmortem done)
+
+
+@dataclass(frozen=True)
 class PagerDutyTarget:
     routing_key: str = field(repr=False)  # a credential: never in a log line or traceback
 
@@ -281,6 +299,8 @@ class Policy:
     dedupe_window: timedelta = timedelta(hours=1)
     inhibit: tuple[InhibitRule, ...] = ()
     auto_resolve: tuple[AutoResolve, ...] = ()  # first match wins; none: never
+    postmortem: PostmortemPolicy | None = None  # None: no drafts, no deadline reminders
+    incident_channel: IncidentChannelPolicy | None = None  # None: no channel per incident
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     heartbeats: Mapping[str, Heartbeat] = field(default_factory=dict)

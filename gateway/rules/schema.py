@@ -243,6 +243,52 @@ class DedupeModel(Strict):
     auto_resolve: AutoResolveDefault | None = None
 
 
+class PostmortemModel(Strict):
+    """Which resolved incidents get a postmortem draft, and when it is due after resolve."""
+
+    severities: Annotated[list[Severity], Field(min_length=1), AfterValidator(_unique)]
+    due: Duration
+
+
+CHANNEL_FIELDS = ("date", "service", "environment", "severity", "rule", "id")
+_CHANNEL_FIELD = re.compile(r"\{([^{}]*)\}")
+_SLACK_ID = re.compile(r"[US][A-Z0-9]{2,20}")
+
+
+def _channel_name(value: str) -> str:
+    if len(value) > 80:
+        raise ValueError("at most 80 characters (Slack's limit for channel names)")
+    if value != value.lower():
+        raise ValueError("Slack channel names are lower-case")
+    for name in _CHANNEL_FIELD.findall(value):
+        if name not in CHANNEL_FIELDS:
+            raise ValueError(f"unknown field {{{name}}}; use {', '.join(CHANNEL_FIELDS)}")
+    return value
+
+
+def _slack_id(value: str) -> str:
+    if not _SLACK_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Slack user id (U...) or user group id (S...)")
+    return value
+
+
+class IncidentChannelModel(Strict):
+    """A Slack channel of its own for incidents of these severities."""
+
+    severities: Annotated[list[Severity], Field(min_length=1), AfterValidator(_unique)]
+    name: Annotated[str, Field(min_length=1), AfterValidator(_channel_name)] = (
+        "inc-{date}-{service}-{id}"
+    )
+    invite: list[Annotated[str, AfterValidator(_slack_id)]] = Field(default_factory=list)
+    archive_after: Duration | None = None
+
+
+class SlackSectionModel(Strict):
+    """Slack settings beyond targets."""
+
+    incident_channel: IncidentChannelModel | None = None
+
+
 class InhibitModel(Strict):
     source_matchers: Annotated[list[Matcher], Field(min_length=1)]
     target_matchers: Annotated[list[Matcher], Field(min_length=1)]
@@ -275,6 +321,8 @@ class FileModel(Strict):
     rules: list[RuleModel] = Field(default_factory=list)
     default: DefaultModel | None = None
     dedupe: DedupeModel | None = None
+    postmortem: PostmortemModel | None = None
+    slack: SlackSectionModel | None = None
     inhibit: list[InhibitModel] = Field(default_factory=list)
     heartbeats: dict[Name, HeartbeatModel] = Field(default_factory=dict)
     flap: FlapModel | None = None  # flap damping of every rule without its own

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from gateway.api import api_mount
 from gateway.api.services import Services
 from gateway.callbacks import callback_routes
+from gateway.rules.model import Policy
 from gateway.settings import Settings
 from gateway.silences import SilenceStore
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
@@ -35,10 +36,10 @@ KEY = "checkout-down:service=checkout"
 
 @contextmanager
 def operator_app(
-    client: redis.Redis, prefix: str, **settings: Any
+    client: redis.Redis, prefix: str, rules: Policy | None = None, **settings: Any
 ) -> Iterator[tuple[TestClient, Harness, Services]]:
     """(HTTP client, worker harness, services) sharing one Redis prefix and one clock."""
-    harness = make_harness(client, prefix)
+    harness = make_harness(client, prefix, rules)
     values: dict[str, Any] = {
         "redis_prefix": prefix,
         "api_token": API_TOKEN,

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.server import FakeServer, Recorded, Reply
+from tests.fakes.slack_conversations import Conversations
 
 __all__ = [
     "TEST_BOT_TOKEN",
@@ -137,7 +138,8 @@ def _event_errors(event: Any) -> list[str]:
 
 
 class FakeSlack(FakeServer):
-    """Slack Web API (`chat.postMessage`, `chat.update`) and one incoming webhook.
+    """Slack Web API (`chat.postMessage`, `chat.update`, and the channel methods of
+    `conversations`) and one incoming webhook.
 
     `api_url` and `webhook_url` are what to configure. Channel names map to stable ids
     (`#incidents` -> `C...`); every posted message gets a unique, increasing `ts`.
@@ -151,6 +153,7 @@ class FakeSlack(FakeServer):
         self._epoch = int(time.time())
         self._counter = itertools.count(1)
         self._posted: dict[tuple[str, str], dict[str, Any]] = {}
+        self.conversations = Conversations(self._lock)
 
     @property
     def api_url(self) -> str:
@@ -182,6 +185,9 @@ class FakeSlack(FakeServer):
             return self._post(body)
         if request.path == "/api/chat.update":
             return self._update(body)
+        answer = self.conversations.handle(request.path.removeprefix("/api/"), body)
+        if answer is not None:
+            return answer
         return Reply(404, {"ok": False, "error": "unknown_method"})
 
     def scripted_body(self, status: int) -> Any:
@@ -199,6 +205,8 @@ class FakeSlack(FakeServer):
             return _slack_error("channel_not_found")
         if not body.get("text") and not body.get("blocks"):
             return _slack_error("no_text")
+        if self.conversations.archived_channel(channel):
+            return _slack_error("is_archived")
         channel_id = self.channel_id(channel)
         n = next(self._counter)
         ts = f"{self._epoch + n // 1_000_000}.{n % 1_000_000:06d}"

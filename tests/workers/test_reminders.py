@@ -23,7 +23,7 @@ def due(h: Harness) -> list[tuple[str, float]]:
 
 
 def said(h: Harness) -> list[str]:
-    return [n.text for n in h.slack.sent if n.action == "status_update_due"]
+    return [n.text.split("\n")[0] for n in h.slack.sent if n.action == "status_update_due"]
 
 
 def test_new_incidents_share_one_sweep_instead_of_a_job_each(harness: Harness):

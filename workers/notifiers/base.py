@@ -22,6 +22,8 @@ Action = Literal[
     "resolve",  # resolved: PagerDuty resolve; Slack: edit root + reply
     "severity_raised",  # upgraded in place (e.g. SEV3 -> SEV1)
     "status_update_due",  # SEV1/SEV2 reminder in the Slack thread
+    "status_update",  # a posted status update: Slack edits the root's Status + replies
+    "postmortem_due",  # postmortem draft and deadline reminders in the Slack thread
     "note",  # free text for the thread (deferred page, joined alerts, operator note)
 ]
 IncidentStatus = Literal["open", "acknowledged", "resolved"]
@@ -48,6 +50,7 @@ class IncidentView:
     opened_at: datetime | None = None
     received_at: datetime | None = None  # when the first alert arrived (latency metric)
     version: int = 0  # the incident's fencing version: Slack block ids change with it
+    posted_status: str | None = None  # Mitigating, Monitoring...: the last update posted
 
 
 @dataclass(frozen=True)

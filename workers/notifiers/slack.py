@@ -17,10 +17,13 @@ from __future__ import annotations
 import http.client
 import logging
 import re
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
@@ -40,6 +43,7 @@ from workers.notifiers.slack_messages import (
     incident_blocks,
     reply_blocks,
     reply_text,
+    reply_with_button,
     standalone,
 )
 
@@ -63,7 +67,9 @@ PERMANENT_ERRORS = frozenset(
 RETRYABLE_STATUSES = frozenset({429, *range(500, 600)})
 
 # the root is edited to show these changes; other updates are only thread replies
-ROOT_EDITS: frozenset[Action] = frozenset({"acknowledge", "resolve", "severity_raised"})
+ROOT_EDITS: frozenset[Action] = frozenset(
+    {"acknowledge", "resolve", "severity_raised", "status_update"}
+)
 DEFAULT_TIMEOUT = 10.0
 
 _TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+")
@@ -103,7 +109,7 @@ class SlackNotifier:
     channel: ClassVar[str] = "slack"
     actions: ClassVar[frozenset[Action]] = frozenset(
         {"trigger", "escalate", "acknowledge", "resolve", "severity_raised",
-         "status_update_due", "note"}
+         "status_update_due", "status_update", "postmortem_due", "note"}
     )  # fmt: skip
 
     def __init__(
@@ -111,14 +117,7 @@ class SlackNotifier:
     ) -> None:
         self._timeout = timeout
         self._has_token = bool(bot_token)
-        # slack_sdk types timeout as int; urllib takes float seconds
-        self._web = WebClient(
-            token=bot_token or None,
-            base_url=api_url,
-            timeout=timeout,  # type: ignore[arg-type]
-            logger=_API_LOG,
-            retry_handlers=[],
-        )
+        self._web = web_client(api_url, bot_token, timeout)
 
     def handles(self, target: Target) -> bool:
         return target.slack is not None
@@ -160,24 +159,20 @@ class SlackNotifier:
                 text=fallback_text(incident),
                 blocks=incident_blocks(incident),
             )
-        line = reply_text(notification)
         self._call(
             where,
             "chat.postMessage",
             channel=thread.channel,
             thread_ts=thread.ts,
-            text=line,
-            blocks=reply_blocks(line),
+            text=reply_text(notification),
+            blocks=reply_with_button(notification),
         )
         return Receipt(self.channel, thread)
 
     def _call(self, where: str, method: str, **body: Any) -> SlackResponse:
-        try:
-            return self._web.api_call(method, json=body)
-        except SlackApiError as error:
-            raise _api_error(where, error.response) from None
-        except (OSError, http.client.HTTPException) as error:
-            raise _network_error(where, error) from None
+        answer = call_api(self._web, where, method, **body)
+        assert answer is not None, "no error is accepted"
+        return answer
 
     def _send_webhook(self, notification: Notification, url: str) -> Receipt:
         where = f"Slack webhook {notification.action} for target {notification.target.name!r}"
@@ -202,6 +197,36 @@ class SlackNotifier:
 
     def __repr__(self) -> str:
         return f"SlackNotifier({self._web.base_url!r})"
+
+
+def web_client(api_url: str, bot_token: str | None, timeout: float, retries: int = 0) -> WebClient:
+    """A Web API client whose log lines never hold the token; `retries` rate-limited
+    calls are retried after Slack's Retry-After (slack_sdk's handler), none by default."""
+    handlers: list[RetryHandler] = []
+    if retries:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
+    return WebClient(
+        token=bot_token or None,
+        base_url=api_url,
+        timeout=timeout,  # type: ignore[arg-type]  # slack_sdk types it int; urllib takes float
+        logger=_API_LOG,
+        retry_handlers=handlers,
+    )
+
+
+def call_api(
+    web: WebClient, where: str, method: str, accept: Collection[str] = (), **body: Any
+) -> SlackResponse | None:
+    """One Web API call; None for an error in `accept` (one that means "done already");
+    other errors as RetryableError or PermanentError."""
+    try:
+        return web.api_call(method, json=body)
+    except SlackApiError as error:
+        if error.response.get("error") in accept:
+            return None
+        raise _api_error(where, error.response) from None
+    except (OSError, http.client.HTTPException) as error:
+        raise _network_error(where, error) from None
 
 
 def _api_error(where: str, response: SlackResponse) -> Exception:

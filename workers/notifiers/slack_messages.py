@@ -13,6 +13,9 @@ from workers.notifiers.base import IncidentView, Notification
 
 ACK_ACTION_ID = "incident_ack"
 RESOLVE_ACTION_ID = "incident_resolve"
+# buttons in thread replies that open a modal (gateway.callbacks.slack_modals)
+POST_UPDATE_ACTION_ID = "incident_post_update"
+POSTMORTEM_DONE_ACTION_ID = "incident_postmortem_done"
 
 STATUS_TEXT = {"open": "Investigating", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 MAX_FIELD = 2000
@@ -28,6 +31,12 @@ def escape(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def status_text(incident: IncidentView) -> str:
+    """The root's Status: the last status update posted (the plan's words), else the
+    incident's state."""
+    return incident.posted_status or STATUS_TEXT[incident.status]
 
 
 def headline(incident: IncidentView) -> str:
@@ -56,7 +65,7 @@ def fallback_text(incident: IncidentView) -> str:
             "INCIDENT DETECTED",
             f"Severity: {incident.severity}",
             f"Impact: {_impact(incident)}",
-            f"Status: {STATUS_TEXT[incident.status]}",
+            f"Status: {status_text(incident)}",
             f"Lead: {incident.lead or 'unassigned'}",
             f"Source: {_source(incident, markup=False)}",
         ]
@@ -68,7 +77,7 @@ def incident_blocks(incident: IncidentView, buttons: bool = True) -> list[Block]
     fields = [
         ("Severity", incident.severity),
         ("Impact", escape(_impact(incident))),
-        ("Status", STATUS_TEXT[incident.status]),
+        ("Status", status_text(incident)),
         ("Lead", escape(incident.lead or "unassigned")),
         ("Source", _source(incident, markup=True)),
     ]
@@ -143,6 +152,8 @@ def reply_text(notification: Notification) -> str:
         "resolve": "Resolved",
         "severity_raised": f"Severity raised to {incident.severity}",
         "status_update_due": f"Status update due: post where {incident.severity} stands",
+        "status_update": f"Status: {status_text(incident)}",
+        "postmortem_due": "Postmortem due",
         "note": "Note",
     }
     return defaults[notification.action]
@@ -150,6 +161,25 @@ def reply_text(notification: Notification) -> str:
 
 def reply_blocks(text: str) -> list[Block]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": _cut(escape(text), MAX_TEXT)}}]
+
+
+def reply_with_button(notification: Notification) -> list[Block]:
+    """A thread reply, with the button that answers it: "Post update" under a status
+    update reminder, "Mark postmortem done" under a postmortem reminder."""
+    blocks = reply_blocks(reply_text(notification))
+    label, action_id = {
+        "status_update_due": ("Post update", POST_UPDATE_ACTION_ID),
+        "postmortem_due": ("Mark postmortem done", POSTMORTEM_DONE_ACTION_ID),
+    }.get(notification.action, ("", ""))
+    if action_id:
+        button = {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label},
+            "value": notification.incident.key,
+        }
+        blocks.append({"type": "actions", "block_id": action_id, "elements": [button]})
+    return blocks
 
 
 def standalone(notification: Notification, buttons: bool = True) -> tuple[str, list[Block]]:

@@ -122,6 +122,41 @@ def test_other_updates_are_thread_replies_only(
     assert reply["blocks"][0]["text"]["text"] == f"{action} &lt;here&gt; &amp; now"
 
 
+@pytest.mark.parametrize(
+    ("action", "button", "label"),
+    [
+        ("status_update_due", "incident_post_update", "Post update"),
+        ("postmortem_due", "incident_postmortem_done", "Mark postmortem done"),
+    ],
+)
+def test_reminders_carry_the_button_that_answers_them(
+    notifier: SlackNotifier, fake_slack: FakeSlack, action: str, button: str, label: str
+) -> None:
+    thread = root(notifier)
+    notifier.send(notify(INCIDENTS, action, text="due", thread=thread))  # type: ignore[arg-type]
+    (reply,) = fake_slack.messages(thread_ts=thread.ts)
+    (element,) = reply["blocks"][-1]["elements"]
+    assert (element["action_id"], element["text"]["text"], element["value"]) == (
+        button,
+        label,
+        KEY,
+    )
+
+
+def test_a_posted_update_edits_the_roots_status(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    thread = root(notifier)
+    block = "INCIDENT UPDATE\nStatus: Mitigating"
+    notifier.send(
+        notify(INCIDENTS, "status_update", text=block, thread=thread, posted_status="Mitigating")
+    )
+    (update,) = fake_slack.updates(ts=thread.ts)
+    assert "Status: Mitigating" in update["text"]
+    assert "*Status*\nMitigating" in [f["text"] for f in update["blocks"][1]["fields"]]
+    assert fake_slack.messages(thread_ts=thread.ts)[0]["text"] == block
+
+
 def test_an_update_without_a_thread_posts_the_whole_message_as_a_new_root(
     notifier: SlackNotifier, fake_slack: FakeSlack
 ) -> None:
