@@ -12,8 +12,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from gateway.exceptions import HandoffUnavailable
-from gateway.handoff import (
+from core.handoff import (
     MAX_BATCH_ENTRIES,
     Handoff,
     HandoffEntry,
@@ -21,8 +20,9 @@ from gateway.handoff import (
     stream_key,
     stream_keys,
 )
-from gateway.models import Alert, Severity
-from gateway.rules.model import Classification
+from core.models import Alert, Severity
+from core.rules.model import Classification
+from gateway.exceptions import HandoffUnavailable
 
 NOW = datetime(2026, 3, 2, 10, 41, tzinfo=UTC)
 

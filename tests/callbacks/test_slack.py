@@ -14,9 +14,9 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from core.settings import Settings
 from gateway.callbacks.slack import verify
 from gateway.exceptions import Unauthorized
-from gateway.settings import Settings
 from tests.api.operator import KEY, SLACK_SECRET, open_incident, operator_app, status
 from tests.workers.conftest import Harness
 from workers.notifiers.slack_messages import ACK_ACTION_ID, RESOLVE_ACTION_ID

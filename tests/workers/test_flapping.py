@@ -9,10 +9,10 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from gateway.rules.model import Flap, Rule
+from core.rules.model import Flap, Rule
 from tests.workers.conftest import Harness
 from tests.workers.timeline import at, harness_with
-from workers import flapping
+from workers.escalation import flapping
 
 KEY = "checkout-down:service=checkout"
 FLAP = Flap(changes=4, within=timedelta(minutes=10), quiet=timedelta(minutes=15))

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar, Literal, Protocol
 
-from gateway.models import Link, Severity
-from gateway.rules.model import Target
+from core.models import Link, Severity
+from core.rules.model import Target
 
 Action = Literal[
     "trigger",  # the incident is new for this target: page / post the root message

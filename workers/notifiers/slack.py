@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from gateway.rules.model import Target
+from core.rules.model import Target
 from workers.notifiers.base import (
     Action,
     Notification,
