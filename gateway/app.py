@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from core import logs
 from core.deadletters import DeadLetters
+from core.gauges import refresh_shared_gauges
 from core.gctune import tune_gc
-from core.handoff import Handoff
 from core.metrics import RefreshingRegistry
 from core.reload import LivePolicy
 from core.sentry import RuleSecrets, init_sentry
@@ -31,11 +31,11 @@ from gateway.auth import require_api_token
 from gateway.body import BODY_TIMEOUT_SECONDS
 from gateway.callbacks import callback_routes
 from gateway.exceptions import GatewayError
+from gateway.handoff_writer import Handoff
 from gateway.heartbeat_routes import HeartbeatRoutes
 from gateway.redis_clients import connect_async
 from gateway.ui import console_routes
 from gateway.webhooks import WebhookEndpoint, error_response
-from workers.runtime.refresh import refresh_shared_gauges
 
 log = logging.getLogger(__name__)
 

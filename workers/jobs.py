@@ -6,8 +6,8 @@ long after, on a worker of another version. So every job is queued as
 `workers.jobs.<name>` (`workers.delivery.scheduling.job_name`), whichever module defines it, and
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
-`workers.incidents.changes`, `workers.escalation.steps`, `workers.escalation.reminders`, `workers.delivery.jobs` and
-`workers.escalation.flapping`.
+`workers.incidents.changes`, `workers.escalation.steps`, `workers.escalation.reminders`,
+`workers.delivery.jobs` and `workers.escalation.flapping`.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from core.models import Link, Severity
-from workers.notifiers.base import IncidentStatus
+
+IncidentStatus = Literal["open", "acknowledged", "resolved"]
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from core.handoff import HandoffEntry
 from core.incidents import transitions
 from core.incidents.record import (
     Incident,
+    IncidentStatus,
     TimelineEntry,
     decoded,
     from_timestamp,
     incident_from_hash,
 )
 from core.models import SEVERITIES, Severity
-from workers.notifiers.base import IncidentStatus
 
 TIMELINE_CAP = 500
 # How long an alert lets its incident stay quiet before it is auto-resolved (None: never),
@@ -105,7 +105,7 @@ class IncidentStore:
 
     @property
     def autoresolve_key(self) -> str:
-        """Live incidents with an `auto_resolve`, by when due (see workers.incidents.autoresolve)."""
+        """Live incidents with an `auto_resolve`, by when due (workers/incidents/autoresolve.py)."""
         return f"{self.prefix}autoresolve"
 
     def fingerprint_key(self, fingerprint: str) -> str:

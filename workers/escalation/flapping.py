@@ -23,10 +23,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core import metrics
+from core.gauges import flapping_index_key as index_key
 from core.handoff import HandoffEntry
 from core.incidents.record import Incident
-from core.models import SEVERITIES
 from core.rules.durations import format_duration
 from core.rules.model import Flap, Policy
 from workers import escalation
@@ -94,11 +93,6 @@ def flap_of(policy: Policy, rule: str) -> Flap | None:
 
 def state_key(ctx: Context, key: str) -> str:
     return f"{ctx.prefix}flap:{key}"
-
-
-def index_key(prefix: str) -> str:
-    """The incidents flapping now: key -> severity (for the gauge)."""
-    return f"{prefix}flapping"
 
 
 def record(ctx: Context, entry: HandoffEntry, ack: tuple[str, str, str]) -> bool:
@@ -176,13 +170,6 @@ def settle_flap(key: str, last_change: str) -> None:
         ctx.store.resolve(key, "source", "settled after flapping", now)
     elif incident.status == "open":
         steps.resume(ctx, incident, incident.version)
-
-
-def count_by_severity(ctx_redis: Any, prefix: str) -> None:
-    """Set `alertgw_incidents_flapping{severity}` from Redis (at each scrape)."""
-    severities = [_text(s) for s in ctx_redis.hvals(index_key(prefix))]
-    for severity in SEVERITIES:
-        metrics.incidents_flapping.labels(severity).set(severities.count(severity))
 
 
 def _rule_of(ctx: Context, key: str) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar, Literal, Protocol
 
+from core.incidents.record import IncidentStatus
 from core.models import Link, Severity
 from core.rules.model import Target
 
@@ -24,7 +25,6 @@ Action = Literal[
     "status_update_due",  # SEV1/SEV2 reminder in the Slack thread
     "note",  # free text for the thread (deferred page, joined alerts, operator note)
 ]
-IncidentStatus = Literal["open", "acknowledged", "resolved"]
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.chat_actions import ACK_ACTION_ID, RESOLVE_ACTION_ID
 from workers.notifiers.base import IncidentView, Notification
-
-ACK_ACTION_ID = "incident_ack"
-RESOLVE_ACTION_ID = "incident_resolve"
 
 STATUS_TEXT = {"open": "Investigating", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 MAX_FIELD = 2000

@@ -13,40 +13,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from pathlib import Path
 
-import redis
 from redis.exceptions import RedisError
 
-from core import metrics
-from core.deadletters import DeadLetters
-from core.handoff import stream_key
-from core.incidents.store import IncidentStore
-from core.models import SEVERITIES
+from core.gauges import refresh_shared_gauges
 from workers.context import Context
-from workers.escalation import flapping, reminders
+from workers.escalation import reminders
 from workers.incidents import autoresolve
 from workers.intake import heartbeat_checks
 
 log = logging.getLogger(__name__)
-
-
-def refresh_shared_gauges(
-    client: redis.Redis, prefix: str, store: IncidentStore, dead: DeadLetters, now: datetime
-) -> None:
-    """Set the gauges of state all processes share (open incidents, flapping ones, dead
-    letters, intake lag) from Redis, so any process's scrape reports the truth at that moment."""
-    for severity, count in store.count_open(now).items():
-        metrics.incidents_open.labels(severity).set(count)
-    metrics.dead_letters.set(dead.count())
-    flapping.count_by_severity(client, prefix)
-    with client.pipeline(transaction=False) as pipe:
-        for severity in SEVERITIES:
-            pipe.xlen(stream_key(prefix, severity))
-        lags = pipe.execute()
-    for severity, lag in zip(SEVERITIES, lags, strict=True):
-        metrics.intake_lag.labels(severity).set(lag)
 
 
 REFRESH_SECONDS = 5.0
