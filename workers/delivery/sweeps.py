@@ -4,11 +4,12 @@ Status-update reminders (`workers.escalation.reminders`) and auto-resolves
 (`workers.incidents.autoresolve`) keep what is due in a sorted set (score = when),
 written in the same Lua step as the change that makes it due, rather than as an RQ job
 each: a job costs a new incident a round trip and ~1 KB of Redis until it runs, and an
-auto-resolve deadline moves with every alert. A sweep runs on a grid of SWEEP_GRID (one job per grid point, whoever asks first),
-takes what is due, leasing it for LEASE (a worker dying mid-sweep leaves it due again
-then), and asks for the sweep after the earliest member left, so the chain goes on as
-long as the set holds anything. Each worker's refresher asks again every few seconds, so
-a chain that broke (a worker restarted, a job was lost) starts again by itself.
+auto-resolve deadline moves with every alert. A sweep runs on a grid of SWEEP_GRID (one
+job per grid point, whoever asks first), takes what is due, leasing it for LEASE (a
+worker dying mid-sweep leaves it due again then), and asks for the sweep after the
+earliest member left, so the chain goes on as long as the set holds anything. Each
+worker's refresher asks again every few seconds, so a chain that broke (a worker
+restarted, a job was lost) starts again by itself.
 """
 
 from __future__ import annotations
