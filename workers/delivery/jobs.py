@@ -14,8 +14,7 @@ from core import metrics
 from core.incidents.record import Incident
 from workers.context import Context, current
 from workers.delivery.scheduling import backoff, digest, schedule, severity_of
-from workers.delivery.send import send_all
-from workers.escalation.path import Delivery
+from workers.delivery.send import Delivery, send_all
 from workers.notifiers.base import Action, PermanentError, RetryableError
 
 ACTIONS: tuple[Action, ...] = (

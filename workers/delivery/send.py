@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from core import metrics
 from core.incidents.record import Incident
 from core.rules.model import Policy, Target
 from workers.context import Context
-from workers.escalation.path import Delivery
 from workers.notifiers.base import (
+    Action,
     IncidentView,
     Notification,
     NotifierError,
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 # sender that died mid-call has lapsed by the time RQ notices and retries its job.
 SENDING_TTL_SECONDS = 25
 PAGES = ("trigger", "escalate")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification to send: to target `target` (a policy name), saying `action`."""
+
+    target: str
+    action: Action
+    text: str = ""
 
 
 def view(policy: Policy, incident: Incident) -> IncidentView:

@@ -28,10 +28,10 @@ from core.handoff import HandoffEntry
 from core.incidents.record import Incident
 from core.rules.durations import format_duration
 from core.rules.model import Flap, Policy
-from workers import escalation
 from workers.context import Context, current
 from workers.delivery.jobs import deliver, rows_of
 from workers.delivery.scheduling import digest, schedule
+from workers.escalation import path as escalation
 
 log = logging.getLogger(__name__)
 

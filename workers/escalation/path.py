@@ -8,21 +8,12 @@ actually fired (so a step deferred by `during` also delays the ones after it).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.incidents.record import Incident
 from core.rules.model import PlannedStep, Policy
+from workers.delivery.send import Delivery
 from workers.notifiers.base import Action
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One notification to send: to target `target` (a policy name), saying `action`."""
-
-    target: str
-    action: Action
-    text: str = ""
 
 
 def plan(policy: Policy, incident: Incident) -> list[PlannedStep]:
