@@ -1,8 +1,9 @@
 """The incident store: incidents, their alerts and timelines, kept in Redis.
 
-Every change of state is one Lua script (`core.incidents.transitions`), so any number of
-workers (and the API) can act on the same incident at once; each transition also writes
-to the `changes` stream, from which the dispatcher makes RQ jobs. Reads are plain.
+Every change of state is one Lua script (`core.incidents.transitions`, `.operations`,
+`.claims`), so any number of workers (and the API) can act on the same incident at once;
+each transition also writes to the `changes` stream, from which the dispatcher makes RQ
+jobs. Reads are plain (`core.incidents.reads`).
 """
 
 from __future__ import annotations
@@ -11,20 +12,18 @@ import builtins
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, cast
 
 import redis
 
 from core.handoff import HandoffEntry
-from core.incidents import transitions
+from core.incidents import claims, operations, transitions
+from core.incidents.reads import IncidentReads
 from core.incidents.record import (
     Incident,
-    IncidentStatus,
-    TimelineEntry,
     decoded,
     from_timestamp,
-    incident_from_hash,
 )
 from core.models import SEVERITIES, Severity
 
@@ -55,7 +54,7 @@ class StepClaim(NamedTuple):
     notified: frozenset[str]  # the targets told so far
 
 
-class IncidentStore:
+class IncidentStore(IncidentReads):
     """Incidents under one key prefix. Times are passed in (`now`), never read here."""
 
     def __init__(
@@ -67,8 +66,7 @@ class IncidentStore:
         quiet_for: QuietFor | None = None,
         window_of: Callable[[], timedelta] | None = None,
     ) -> None:
-        self.redis = client
-        self.prefix = prefix
+        super().__init__(client, prefix)
         self.window = window
         # status-update interval by severity: applying an alert schedules the reminders
         self.update_every = dict(update_every or {})
@@ -76,43 +74,13 @@ class IncidentStore:
         # the current window, for a long-lived store (the API's) over reloaded rules
         self.window_of = window_of
         self._apply = client.register_script(transitions.APPLY_ALERT)
-        self._operate = client.register_script(transitions.OPERATE)
-        self._claim_step = client.register_script(transitions.CLAIM_STEP)
-        self._claim_reminder = client.register_script(transitions.CLAIM_REMINDER)
-        self._mute = client.register_script(transitions.MUTE)
-        self._sent = client.register_script(transitions.SENT)
-        self._auto_resolve = client.register_script(transitions.AUTO_RESOLVE)
+        self._operate = client.register_script(operations.OPERATE)
+        self._claim_step = client.register_script(claims.CLAIM_STEP)
+        self._claim_reminder = client.register_script(claims.CLAIM_REMINDER)
+        self._mute = client.register_script(claims.MUTE)
+        self._sent = client.register_script(claims.SENT)
+        self._auto_resolve = client.register_script(operations.AUTO_RESOLVE)
 
-    # keys ---------------------------------------------------------------------------
-    def key_of(self, key: str, part: str = "") -> str:
-        return f"{self.prefix}inc:{key}{':' + part if part else ''}"
-
-    @property
-    def changes_key(self) -> str:
-        return f"{self.prefix}changes"
-
-    @property
-    def index_key(self) -> str:
-        return f"{self.prefix}incidents"
-
-    def open_key(self, severity: Severity) -> str:
-        return f"{self.prefix}open:{severity}"
-
-    @property
-    def reminders_key(self) -> str:
-        """The status-update reminders due, by time (see workers.escalation.reminders)."""
-        return f"{self.prefix}reminders"
-
-    @property
-    def autoresolve_key(self) -> str:
-        """Live incidents with an `auto_resolve`, by when due (workers/incidents/autoresolve.py)."""
-        return f"{self.prefix}autoresolve"
-
-    def fingerprint_key(self, fingerprint: str) -> str:
-        """The index of the live incidents holding an alert (see transitions)."""
-        return f"{self.prefix}fp:{fingerprint}"
-
-    # transitions --------------------------------------------------------------------
     def apply(
         self,
         entry: HandoffEntry,
@@ -216,7 +184,7 @@ class IncidentStore:
 
     def auto_resolve(self, key: str, inc: str, text: str, now: datetime) -> int | None:
         """Resolve incarnation `inc` if it had no alert for its `auto_resolve` by `now`
-        (see transitions.AUTO_RESOLVE); `text` says why. The new version, or None."""
+        (see operations.AUTO_RESOLVE); `text` says why. The new version, or None."""
         keys = [self.key_of(key), self.key_of(key, "timeline"), self.changes_key]
         keys += [self.autoresolve_key, *(self.open_key(s) for s in SEVERITIES)]
         args: builtins.list[str | float] = [key, inc, now.timestamp(), TIMELINE_CAP]
@@ -283,7 +251,7 @@ class IncidentStore:
         text: str | None,
         now: datetime,
     ) -> None:
-        """Record a delivery in one step (see transitions.SENT): its `marker` turns sent,
+        """Record a delivery in one step (see claims.SENT): its `marker` turns sent,
         a `paged` target joins `notified`, a first Slack `thread` (channel, ts) is kept,
         and `text` goes into the timeline."""
         keys = [
@@ -303,61 +271,3 @@ class IncidentStore:
             text or "",
         ]
         self._sent(keys=keys, args=args)
-
-    # reads ----------------------------------------------------------------------------
-    def get(self, key: str) -> Incident | None:
-        """The incident, or None when unknown or expired (resolved longer than the dedupe
-        window ago)."""
-        raw = self.redis.hgetall(self.key_of(key))
-        return incident_from_hash(raw) if raw else None
-
-    def list(
-        self,
-        status: IncidentStatus | None = None,
-        severity: Severity | None = None,
-        now: datetime | None = None,
-    ) -> builtins.list[Incident]:
-        """Live incidents and those resolved within the window, optionally filtered; most
-        severe first, then newest."""
-        moment = (now or datetime.now(UTC)).timestamp()
-        keys = [decoded(k) for k in self.redis.zrangebyscore(self.index_key, moment, "+inf")]
-        found = [i for i in self._get_many(keys) if i is not None]
-        found = [i for i in found if status is None or i.status == status]
-        found = [i for i in found if severity is None or i.severity == severity]
-        found.sort(key=lambda i: i.opened_at, reverse=True)
-        return sorted(found, key=lambda i: SEVERITIES.index(i.severity))
-
-    def open_incidents(self, now: datetime) -> builtins.list[Incident]:
-        """Open and acknowledged incidents (for inhibition), any severity."""
-        keys: builtins.list[str] = []
-        for severity in SEVERITIES:
-            members = self.redis.zrangebyscore(self.open_key(severity), now.timestamp(), "+inf")
-            keys += [decoded(k) for k in members]
-        return [i for i in self._get_many(keys) if i is not None and i.status != "resolved"]
-
-    def count_open(self, now: datetime) -> dict[Severity, int]:
-        """Open (or acknowledged) incidents by severity; drops forgotten ones first."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            for severity in SEVERITIES:
-                pipe.zremrangebyscore(self.open_key(severity), "-inf", now.timestamp())
-                pipe.zcard(self.open_key(severity))
-            counts = pipe.execute()[1::2]
-        return dict(zip(SEVERITIES, (int(c) for c in counts), strict=True))
-
-    def alerts(self, key: str) -> dict[str, str]:
-        """The incident's alerts: fingerprint -> firing | resolved."""
-        raw = self.redis.hgetall(self.key_of(key, "alerts"))
-        return {decoded(fingerprint): decoded(status) for fingerprint, status in raw.items()}
-
-    def timeline(self, key: str) -> builtins.list[TimelineEntry]:
-        """The incident's history, oldest first."""
-        entries = [
-            json.loads(raw) for raw in self.redis.lrange(self.key_of(key, "timeline"), 0, -1)
-        ]
-        return [TimelineEntry(from_timestamp(e["at"]), e["kind"], e["text"]) for e in entries]
-
-    def _get_many(self, keys: Iterable[str]) -> builtins.list[Incident | None]:
-        with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(self.key_of(key))
-            return [incident_from_hash(raw) if raw else None for raw in pipe.execute()]

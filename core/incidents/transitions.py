@@ -1,4 +1,7 @@
 """The incident state machine, as Lua scripts: each transition is one atomic Redis step.
+This module holds the alert's transition (APPLY_ALERT) and the helpers every script
+shares; the transitions by hand and by the clock are in operations.py, the escalation's
+bookkeeping (claims of steps and reminders, sends, mutes) in claims.py.
 
 Why Lua: any number of worker processes apply alerts concurrently, and a page must go out
 exactly once per incident. Each script checks, changes the incident, appends a timeline
@@ -24,8 +27,8 @@ and the outbox stream <p>changes.
 
 from __future__ import annotations
 
-# Shared Lua helpers, prepended to every script.
-_PRELUDE = """
+# Shared Lua helpers, prepended to every script (also those of operations.py and claims.py).
+PRELUDE = """
 local function timeline(key, at, kind, text, cap)
   redis.call('RPUSH', key, cjson.encode({at = at, kind = kind, text = text}))
   redis.call('LTRIM', key, -cap, -1)
@@ -79,7 +82,7 @@ end
 # from the index): fine on one Redis or a Sentinel pair, not on Redis Cluster, where a
 # script may touch only the keys it declares (and all in one slot).
 APPLY_ALERT = (
-    _PRELUDE
+    PRELUDE
     + """
 local a = cjson.decode(ARGV[1])
 local changes, index, intake, fp_index = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -260,163 +263,5 @@ end
 
 local r = redis.call('HMGET', keys_of(key).rec, 'version', 'severity', 'inc')
 return {outcome, tonumber(r[1]), r[2], r[3], key}
-"""
-)
-
-# KEYS: inc, timeline, changes, open:SEV1..SEV4, autoresolve
-# ARGV: action (acknowledge | unacknowledge | resolve | note), by, text, now, cap, prefix,
-#   window (a resolve retires the incident: its keys expire after the window)
-# Acknowledge needs an open incident, unacknowledge an acknowledged one (back to open,
-# no lead: escalation resumes), resolve an open or acknowledged one, a note any live
-# one. Returns the new version, or 0 when the incident is not in a state for it.
-OPERATE = (
-    _PRELUDE
-    + """
-local inc_key, tl, changes = KEYS[1], KEYS[2], KEYS[3]
-local action, by, text, now, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local status = redis.call('HGET', inc_key, 'status')
-local live = status == 'open' or status == 'acknowledged'
-if action == 'acknowledge' and status ~= 'open' then return 0 end
-if action == 'unacknowledge' and status ~= 'acknowledged' then return 0 end
-if not live then return 0 end
-local r = redis.call('HMGET', inc_key, 'key', 'inc', 'severity')
-local version = tonumber(redis.call('HGET', inc_key, 'version'))
-local line = by
-if text ~= '' then line = by .. ': ' .. text end
-if action == 'acknowledge' then
-  version = redis.call('HINCRBY', inc_key, 'version', 1)
-  redis.call('HSET', inc_key, 'status', 'acknowledged', 'lead', by, 'updated_at', now)
-  timeline(tl, now, 'acknowledged', line, cap)
-elseif action == 'unacknowledge' then
-  version = redis.call('HINCRBY', inc_key, 'version', 1)
-  redis.call('HSET', inc_key, 'status', 'open', 'lead', '', 'updated_at', now)
-  timeline(tl, now, 'unacknowledged', line, cap)
-elseif action == 'resolve' then
-  version = redis.call('HINCRBY', inc_key, 'version', 1)
-  redis.call('HSET', inc_key, 'status', 'resolved', 'resolved_at', now, 'resolved_by', by,
-    'updated_at', now)
-  redis.call('ZREM', KEYS[3 + tonumber(string.sub(r[3], 4))], r[1])
-  timeline(tl, now, 'resolved', line, cap)
-  retire(ARGV[6], r[1], now, tonumber(ARGV[7]), KEYS[8])
-else
-  timeline(tl, now, 'note', line, cap)
-end
-change(changes, r[1], r[2], version, action, by, text)
-return version
-"""
-)
-
-# KEYS: inc, timeline, notified. ARGV: inc, version, step, now, cap, text
-# Claims escalation step `step` of incarnation `inc` at `version`: only while the incident
-# is open (not acknowledged or resolved) and at that version. Returns {1, now, notified}
-# for a fresh claim, {2, claimed_at, notified} when this step is already the current one
-# (a re-run of a job that died mid-delivery: its sends are idempotent, so it may finish
-# them), {0, '', {}} when stale or past the step. `notified` is the targets told so far
-# (who hears `escalate` rather than `trigger`), read here to save a round trip.
-CLAIM_STEP = (
-    _PRELUDE
-    + """
-local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'version', 'step', 'step_at')
-if r[1] ~= 'open' or r[2] ~= ARGV[1] or r[3] ~= ARGV[2] then return {0, '', {}} end
-local step, wanted = tonumber(r[4]), tonumber(ARGV[3])
-if step == wanted then return {2, r[5], redis.call('SMEMBERS', KEYS[3])} end
-if step > wanted then return {0, '', {}} end
-redis.call('HSET', KEYS[1], 'step', ARGV[3], 'step_at', ARGV[4])
-timeline(KEYS[2], tonumber(ARGV[4]), 'escalated', ARGV[6], tonumber(ARGV[5]))
-return {1, ARGV[4], redis.call('SMEMBERS', KEYS[3])}
-"""
-)
-
-# KEYS: sent marker, notified, inc, timeline
-# ARGV: marker ttl, paged target ('' for none), thread channel, thread ts ('' for none),
-#   now, cap, timeline text ('' for none)
-# Records one delivery as sent in one step: the marker turns "sent"; a page adds its
-# target to `notified` (kept as long as the record: the set is created here, after the
-# apply script set the expiry of the incident's other keys; with the marker's when the
-# incident is gone); the first Slack root message becomes the thread (unless one is
-# stored, or the incident is gone); a `notified` timeline entry (RPUSHX: a late delivery
-# never recreates the timeline of an incident that expired, which then would not expire).
-SENT = (
-    _PRELUDE
-    + """
-redis.call('SET', KEYS[1], 'sent', 'EX', ARGV[1])
-if ARGV[2] ~= '' then
-  redis.call('SADD', KEYS[2], ARGV[2])
-  local ttl = redis.call('PTTL', KEYS[3])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-  if ttl == -2 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
-end
-if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[3]) == 1
-    and (redis.call('HGET', KEYS[3], 'thread_ts') or '') == '' then
-  redis.call('HSET', KEYS[3], 'thread_channel', ARGV[3], 'thread_ts', ARGV[4])
-end
-if ARGV[7] ~= '' then
-  local entry = cjson.encode({at = tonumber(ARGV[5]), kind = 'notified', text = ARGV[7]})
-  if redis.call('RPUSHX', KEYS[4], entry) > 0 then
-    redis.call('LTRIM', KEYS[4], -tonumber(ARGV[6]), -1)
-  end
-end
-return 1
-"""
-)
-
-# KEYS: inc. ARGV: inc, seq. Claims status-update reminder `seq` while the incarnation is
-# live: 1 fresh, 2 when `seq` is already the current one (a re-run), 0 otherwise.
-CLAIM_REMINDER = """
-local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'reminder')
-if r[2] ~= ARGV[1] or (r[1] ~= 'open' and r[1] ~= 'acknowledged') then return 0 end
-if tonumber(r[3]) == tonumber(ARGV[2]) then return 2 end
-if tonumber(r[3]) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'reminder', ARGV[2])
-return 1
-"""
-
-# KEYS: inc, timeline. ARGV: inc, cause, now, cap, kind, text
-# Records that incarnation `inc` is muted by `cause` (a silence, an inhibiting incident):
-# a timeline entry the first time that cause mutes it. 1 when recorded, 0 when already
-# recorded or the incident is no longer live.
-MUTE = (
-    _PRELUDE
-    + """
-local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'muted')
-if r[2] ~= ARGV[1] or (r[1] ~= 'open' and r[1] ~= 'acknowledged') then return 0 end
-if r[3] == ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'muted', ARGV[2])
-timeline(KEYS[2], tonumber(ARGV[3]), ARGV[5], ARGV[6], tonumber(ARGV[4]))
-return 1
-"""
-)
-
-# KEYS: inc, timeline, changes, autoresolve, open:SEV1..SEV4
-# ARGV: key, inc, now, cap, prefix, window, text (say "no alert for 1h")
-# Auto-resolves incarnation `inc` if it is live and has had no alert for its
-# `auto_resolve`: one step like every resolve, so a resolve from the source, PagerDuty,
-# Slack or the API racing it wins or loses whole (never two resolves). Keeps the
-# auto-resolve set right: a later deadline (an alert came meanwhile) goes back in, and
-# anything not live or without `auto_resolve` leaves it. Returns the new version, or 0.
-AUTO_RESOLVE = (
-    _PRELUDE
-    + """
-local key, now = ARGV[1], tonumber(ARGV[3])
-local r = redis.call('HMGET', KEYS[1], 'status', 'inc', 'severity', 'auto_resolve',
-  'last_alert_at')
-local quiet = tonumber(r[4] or '0') or 0
-if (r[1] ~= 'open' and r[1] ~= 'acknowledged') or quiet <= 0 then
-  redis.call('ZREM', KEYS[4], key)
-  return 0
-end
-local due = tonumber(r[5]) + quiet
-if due > now or r[2] ~= ARGV[2] then
-  redis.call('ZADD', KEYS[4], due, key)
-  return 0
-end
-local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('HSET', KEYS[1], 'status', 'resolved', 'resolved_at', now,
-  'resolved_by', 'auto-resolve', 'updated_at', now)
-redis.call('ZREM', KEYS[4 + tonumber(string.sub(r[3], 4))], key)
-timeline(KEYS[2], now, 'resolved', 'Auto-resolved: ' .. ARGV[7], tonumber(ARGV[4]))
-change(KEYS[3], key, r[2], version, 'auto_resolve', 'alertgw', ARGV[7])
-retire(ARGV[5], key, now, tonumber(ARGV[6]), KEYS[4])
-return version
 """
 )
