@@ -39,8 +39,7 @@ from core.handoff import DELIVERY_ID_TTL_SECONDS, HandoffEntry, delivery_key, st
 from core.incidents.store import IncidentStore
 from core.models import Alert
 from core.rules.model import Classification
-from workers.delivery.send import marker_key
-from workers.escalation.path import Delivery
+from workers.delivery.send import Delivery, marker_key
 
 GROUP = "bench"
 CHUNK = 2000
