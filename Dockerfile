@@ -21,6 +21,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # Then the project itself; --no-deps because every dependency is already pinned in place.
 COPY README.md ./
 COPY alertgw ./alertgw
+COPY core ./core
 COPY gateway ./gateway
 COPY workers ./workers
 RUN pip install --no-cache-dir --no-deps . \

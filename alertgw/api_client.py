@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from gateway.settings import Settings
+from core.settings import Settings
 
 TIMEOUT_SECONDS = 10.0
 # a gateway listening on every interface is reached on loopback from the same machine

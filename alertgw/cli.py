@@ -10,15 +10,15 @@ from alertgw import (
     drill_cli,
     heartbeats_cli,
     incidents_cli,
-    logs,
     rules_cli,
     serve,
     silence_cli,
     up,
 )
 from alertgw.postmortem_cli import add_postmortem_command
-from gateway.settings import SettingsError, load_settings
-from workers import commands as worker_commands
+from core import logs
+from core.settings import SettingsError, load_settings
+from workers.runtime import commands as worker_commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,8 +18,8 @@ from pathlib import Path
 from alertgw.drill import Drill, DrillFileError, DrillRunError, load_drill, run_drill
 from alertgw.drill.report import as_json, text
 from alertgw.embedded_redis import embedded_redis
-from gateway.rules import RulesError
-from gateway.settings import Settings
+from core.rules import RulesError
+from core.settings import Settings
 
 PREFIX = "alertgw-drill:"
 

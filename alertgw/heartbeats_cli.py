@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from alertgw.api_client import call as call_api
-from gateway.settings import Settings
+from core.settings import Settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

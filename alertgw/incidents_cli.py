@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from alertgw.api_client import call
-from gateway.models import SEVERITIES
-from gateway.settings import Settings
+from core.models import SEVERITIES
+from core.settings import Settings
 
 STATUSES = ("open", "acknowledged", "resolved")
 if TYPE_CHECKING:  # subscriptable for the type checker only

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from starlette.datastructures import Headers
 
+from core.rules import RulesError, load_policy
+from core.rules.explain import explain, format_text
+from core.settings import Settings
 from gateway.exceptions import GatewayError
-from gateway.rules import RulesError, load_policy
-from gateway.rules.explain import explain, format_text
-from gateway.settings import Settings
 from gateway.sources import SOURCES
 from gateway.sources.base import Delivery
 

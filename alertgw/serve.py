@@ -8,8 +8,8 @@ import sys
 
 import uvicorn
 
-from gateway.rules import RulesError, load_policy
-from gateway.settings import Settings
+from core.rules import RulesError, load_policy
+from core.settings import Settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

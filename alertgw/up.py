@@ -24,12 +24,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.rules import RulesError, load_policy
-from gateway.rules.model import Policy
-from gateway.settings import Settings
+from core.rules import RulesError, load_policy
+from core.rules.model import Policy
+from core.settings import Settings
 
 STATE_DIR = Path(".alertgw")
-# The worker forces its own exit at workers.stopping.STOP_DEADLINE_SECONDS (23 s); this
+# The worker forces its own exit at workers.runtime.stopping.STOP_DEADLINE_SECONDS (23 s); this
 # is the backstop for a child that cannot even do that.
 STOP_TIMEOUT_SECONDS = 25
 FORCED_EXIT_STATUS = 130
@@ -156,7 +156,7 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 def _kill(children: list[subprocess.Popen[bytes]]) -> None:
     """SIGKILL each child's whole session (a worker's processes and scheduler forks too)."""
-    from workers.stopping import kill_descendants
+    from workers.runtime.stopping import kill_descendants
 
     for child in children:
         if child.poll() is None:

@@ -19,9 +19,9 @@ import timeit
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.models import Alert
-from gateway.rules import load_policy
-from gateway.rules.model import Policy
+from core.models import Alert
+from core.rules import load_policy
+from core.rules.model import Policy
 
 HEADER = """\
 version: 1

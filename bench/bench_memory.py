@@ -35,12 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import redis_server  # bench/ is not a package: run as a script
 
-from gateway.handoff import DELIVERY_ID_TTL_SECONDS, HandoffEntry, delivery_key, stream_key
-from gateway.models import Alert
-from gateway.rules.model import Classification
-from workers.delivery import marker_key
-from workers.escalation import Delivery
-from workers.incidents import IncidentStore
+from core.handoff import DELIVERY_ID_TTL_SECONDS, HandoffEntry, delivery_key, stream_key
+from core.incidents.store import IncidentStore
+from core.models import Alert
+from core.rules.model import Classification
+from workers.delivery.send import Delivery, marker_key
 
 GROUP = "bench"
 CHUNK = 2000

@@ -49,9 +49,9 @@ from workers_common import (  # bench/ is not a package: run as a script
     wait_until,
 )
 
+from core.incidents.store import IncidentStore
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import TOKEN
-from workers.incidents import IncidentStore
 
 SERVICES = 20  # SEV1 services, each its own routing key (PagerDuty's limit is per key)
 

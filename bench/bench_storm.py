@@ -35,9 +35,9 @@ from workers_common import (  # bench/ is not a package: run as a script
     wait_until,
 )
 
+from core.incidents.store import IncidentStore
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import TOKEN
-from workers.incidents import IncidentStore
 
 RULES = """
 version: 1

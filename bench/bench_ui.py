@@ -24,12 +24,12 @@ import redis
 from common import ROOT, redis_server  # bench/ is not a package: run as a script
 from starlette.testclient import TestClient
 
+from core.handoff import HandoffEntry, stream_key
+from core.incidents.store import IncidentStore
+from core.models import SEVERITIES, Alert
+from core.rules.model import Classification
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.handoff import HandoffEntry, stream_key
-from gateway.models import SEVERITIES, Alert
-from gateway.rules.model import Classification
-from gateway.settings import Settings
-from workers.incidents import IncidentStore
 
 PREFIX = "bench-ui:"
 GROUP = "bench"

@@ -17,25 +17,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from alertgw import logs
-from alertgw.gctune import tune_gc
-from alertgw.metrics import RefreshingRegistry
-from alertgw.sentry import RuleSecrets, init_sentry
+from core import logs
+from core.deadletters import DeadLetters
+from core.gauges import refresh_shared_gauges
+from core.gctune import tune_gc
+from core.metrics import RefreshingRegistry
+from core.reload import LivePolicy
+from core.sentry import RuleSecrets, init_sentry
+from core.settings import Settings, load_settings
 from gateway.api import api_mount
 from gateway.api.services import Services, utc_now
 from gateway.auth import require_api_token
 from gateway.body import BODY_TIMEOUT_SECONDS
 from gateway.callbacks import callback_routes
 from gateway.exceptions import GatewayError
-from gateway.handoff import Handoff
+from gateway.handoff_writer import Handoff
 from gateway.heartbeat_routes import HeartbeatRoutes
 from gateway.redis_clients import connect_async
-from gateway.reload import LivePolicy
-from gateway.settings import Settings, load_settings
 from gateway.ui import console_routes
 from gateway.webhooks import WebhookEndpoint, error_response
-from workers.deadletters import DeadLetters
-from workers.refresh import refresh_shared_gauges
 
 log = logging.getLogger(__name__)
 
@@ -142,5 +142,5 @@ def app_from_env() -> Starlette:
     # the rules' routing keys as they are at each event: a reload may add some
     init_sentry(settings, "gateway", RuleSecrets(lambda: live.current))
     app = create_app(settings, live)
-    tune_gc()  # a server process from here on: see alertgw.gctune
+    tune_gc()  # a server process from here on: see core.gctune
     return app

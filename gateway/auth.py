@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from gateway.settings import Settings
+from core.settings import Settings
 from gateway.sources.base import check_authorization, credentials
 
 

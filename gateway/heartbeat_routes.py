@@ -14,15 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from alertgw import metrics
+from core import metrics
+from core.heartbeats import HeartbeatStatus, HeartbeatStore
+from core.reload import LivePolicy
+from core.rules.durations import format_duration
+from core.rules.model import Heartbeat
 from gateway.api.http import guarded, read_model, reply
 from gateway.api.models import HeartbeatList, HeartbeatOut, PauseIn
 from gateway.api.services import Services
 from gateway.exceptions import GatewayError, NotFound, Unauthorized
-from gateway.heartbeats import HeartbeatStatus, HeartbeatStore
-from gateway.reload import LivePolicy
-from gateway.rules.durations import format_duration
-from gateway.rules.model import Heartbeat
 from gateway.sources.base import UNAUTHORIZED, any_equal
 from gateway.webhooks import error_response
 
@@ -41,7 +41,7 @@ def heartbeat_out(status: HeartbeatStatus) -> HeartbeatOut:
 
 
 class HeartbeatRoutes:
-    """The ping endpoint and the heartbeat API, over `gateway.heartbeats.HeartbeatStore`."""
+    """The ping endpoint and the heartbeat API, over `core.heartbeats.HeartbeatStore`."""
 
     def __init__(self, services: Services, policy: LivePolicy) -> None:
         self._services = services

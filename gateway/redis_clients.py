@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from gateway.settings import Settings
+from core.settings import Settings
 
 
 def _fail_fast() -> dict[str, Any]:

@@ -16,13 +16,14 @@ from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from alertgw import logs, metrics
+from core import logs, metrics
+from core.handoff import HandoffEntry
+from core.models import Alert
+from core.reload import LivePolicy
+from core.settings import Settings
 from gateway.body import BODY_TIMEOUT_SECONDS, read_body
 from gateway.exceptions import GatewayError, NotFound
-from gateway.handoff import Handoff, HandoffEntry
-from gateway.models import Alert
-from gateway.reload import LivePolicy
-from gateway.settings import Settings
+from gateway.handoff_writer import Handoff
 from gateway.sources import SOURCES
 from gateway.sources.base import Delivery, Source
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from starlette.datastructures import Headers
 
+from core.settings import Settings
 from gateway.exceptions import BadPayload, Unauthorized, UnsupportedMediaType
-from gateway.settings import Settings
 from gateway.sources.alertmanager import SOURCE
 from gateway.sources.base import Delivery
 from tests.conftest import payload

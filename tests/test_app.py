@@ -11,9 +11,9 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from core.handoff import decode_entry, stream_key
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.handoff import decode_entry, stream_key
-from gateway.settings import Settings
 from tests.conftest import payload
 
 TOKEN = "am-token"

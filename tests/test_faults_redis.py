@@ -23,9 +23,9 @@ import httpx
 import pytest
 import redis
 
+from core.incidents.store import IncidentStore
 from tests.fakes.vendors import FakePagerDuty, FakeSlack
 from tests.workers.e2e import alertmanager_body, eventually, system
-from workers.incidents import IncidentStore
 
 pytestmark = pytest.mark.slow
 

@@ -12,17 +12,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from core.handoff import HandoffEntry, decode_entry, stream_key, stream_keys
+from core.models import Alert, Severity
+from core.rules.model import Classification
 from gateway.exceptions import HandoffUnavailable
-from gateway.handoff import (
-    MAX_BATCH_ENTRIES,
-    Handoff,
-    HandoffEntry,
-    decode_entry,
-    stream_key,
-    stream_keys,
-)
-from gateway.models import Alert, Severity
-from gateway.rules.model import Classification
+from gateway.handoff_writer import MAX_BATCH_ENTRIES, Handoff
 
 NOW = datetime(2026, 3, 2, 10, 41, tzinfo=UTC)
 

@@ -17,15 +17,15 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from alertgw import heartbeats_cli
+from core.reload import LivePolicy
+from core.settings import Settings
+from core.silences import SilenceStore
 from gateway.api.services import Services
 from gateway.heartbeat_routes import HeartbeatRoutes
-from gateway.reload import LivePolicy
-from gateway.settings import Settings
-from gateway.silences import SilenceStore
 from tests.api.operator import API_TOKEN, bearer, served
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.test_heartbeats import rules, watchdog
-from workers import heartbeat_checks
+from workers.intake import heartbeat_checks
 
 CRON = watchdog(name="nightly-export", from_alert=None, tokens=("cron-1", "cron-2"))
 OPEN = watchdog(name="open-door", from_alert=None, tokens=())

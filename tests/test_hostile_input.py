@@ -26,9 +26,9 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.handoff import stream_keys
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.handoff import stream_keys
-from gateway.settings import Settings
 from tests.conftest import payload
 
 SECRET = "hostile-secret-7f2c"

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from gateway.inhibition import inhibited_by, with_severity
-from gateway.rules import parse_matchers
-from gateway.rules.model import InhibitRule
+from core.inhibition import inhibited_by, with_severity
+from core.rules import parse_matchers
+from core.rules.model import InhibitRule
 
 SEV1_MUTES_LESSER = InhibitRule(
     source_matchers=parse_matchers(['severity="SEV1"']),

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from alertgw import logs
+from core import logs
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.settings import Settings
 from tests.conftest import REPO, payload
 
 TOKEN = "am-token-that-must-not-be-logged"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from alertgw import metrics
-from alertgw.metrics import RefreshingRegistry
+from core import metrics
+from core.metrics import RefreshingRegistry
 
 
 def test_each_scrape_reads_the_shared_state_first() -> None:

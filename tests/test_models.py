@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.models import Alert, link
+from core.models import Alert, link
 
 NOW = datetime(2026, 3, 2, 10, 41, tzinfo=UTC)
 

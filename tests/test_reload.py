@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from watchfiles import Change
 
-from gateway.reload import LivePolicy
-from gateway.rules import load_policy
-from gateway.rules.model import Policy
+from core.reload import LivePolicy
+from core.rules import load_policy
+from core.rules.model import Policy
 from tests.conftest import REPO
 
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.settings import Settings
 from tests.conftest import REPO, payload
 
 TOKEN, API_TOKEN = "am-token", "api-token"

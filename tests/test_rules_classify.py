@@ -1,4 +1,4 @@
-"""Policy.classify, Escalation.plan and InhibitRule.inhibits (gateway/rules/model.py)."""
+"""Policy.classify, Escalation.plan and InhibitRule.inhibits (core/rules/model.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rules import load_policy, parse_matchers
-from gateway.rules.model import Escalation, InhibitRule, PlannedStep, Policy, Step
+from core.rules import load_policy, parse_matchers
+from core.rules.model import Escalation, InhibitRule, PlannedStep, Policy, Step
 from tests.rules.alerts import make_alert
 
 POLICY = """\

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rules import RulesError, load_policy
-from gateway.rules.model import Flap
+from core.rules import RulesError, load_policy
+from core.rules.model import Flap
 
 RULES = """
 version: 1

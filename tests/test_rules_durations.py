@@ -1,4 +1,4 @@
-"""Durations: parse_duration and format_duration (gateway/rules/durations.py)."""
+"""Durations: parse_duration and format_duration (core/rules/durations.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.rules import DurationError, format_duration, parse_duration
+from core.rules import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gateway.rules import explain, format_text, load_policy
-from gateway.rules.model import Policy
+from core.rules import explain, format_text, load_policy
+from core.rules.model import Policy
 from tests.conftest import REPO
 from tests.rules.alerts import make_alert
 

@@ -1,4 +1,4 @@
-"""Time intervals: Alertmanager semantics, contains and next_start (gateway/rules/intervals.py)."""
+"""Time intervals: Alertmanager semantics, contains and next_start (core/rules/intervals.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.rules import IntervalError
-from gateway.rules.intervals import (
+from core.rules import IntervalError
+from core.rules.intervals import (
     NamedInterval,
     Period,
     parse_days_of_month,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rules import RulesError, load_policy
+from core.rules import RulesError, load_policy
 
 INVALID = Path(__file__).parent / "rules" / "invalid"
 CASES = sorted(p.name.removesuffix(".expected") for p in INVALID.glob("*.expected"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rules import RulesError, load_policy
-from gateway.rules.model import PagerDutyTarget, SeverityPolicy, SlackTarget, Step
+from core.rules import RulesError, load_policy
+from core.rules.model import PagerDutyTarget, SeverityPolicy, SlackTarget, Step
 
 PATHS = """\
 version: 1

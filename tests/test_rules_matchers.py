@@ -1,11 +1,11 @@
-"""Alertmanager matcher syntax and semantics (gateway/rules/matchers.py)."""
+"""Alertmanager matcher syntax and semantics (core/rules/matchers.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.rules import MatcherError, parse_matcher, parse_matchers
-from gateway.rules.matchers import VERDICT_CACHE_SIZE, Regex
+from core.rules import MatcherError, parse_matcher, parse_matchers
+from core.rules.matchers import VERDICT_CACHE_SIZE, Regex
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gateway.models import Alert
-from gateway.rules import load_policy
-from gateway.rules.model import Policy
+from core.models import Alert
+from core.rules import load_policy
+from core.rules.model import Policy
 from gateway.sources import SOURCES
 from gateway.sources.base import Delivery
 from tests.conftest import PAYLOADS, REPO

@@ -10,9 +10,9 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from alertgw.sentry import FILTERED, RuleSecrets, Scrubber, Secrets, init_sentry
-from gateway.rules import load_policy
-from gateway.settings import Settings
+from core.rules import load_policy
+from core.sentry import FILTERED, RuleSecrets, Scrubber, Secrets, init_sentry
+from core.settings import Settings
 from tests.conftest import REPO
 
 ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6"

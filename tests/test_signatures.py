@@ -16,9 +16,9 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from core.handoff import stream_keys
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.handoff import stream_keys
-from gateway.settings import Settings
 from tests.conftest import payload
 
 RETIRED, CURRENT, NEXT = "retired-0a1b", "current-2c3d", "next-4e5f"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from gateway.silences import RETENTION, SilenceError, SilenceStore, check_matchers
+from core.silences import RETENTION, SilenceError, SilenceStore, check_matchers
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 CHECKOUT = {"service": "checkout", "environment": "production", "severity": "SEV1"}

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import redis
 from rq import Queue
 
-from gateway.rules.model import Policy, Target
-from gateway.settings import Settings
-from gateway.silences import SilenceStore
-from workers.deadletters import DeadLetters
-from workers.dryrun import DryRunNotifier
-from workers.incidents import IncidentStore
+from core.deadletters import DeadLetters
+from core.incidents.store import IncidentStore
+from core.rules.model import Policy, Target
+from core.settings import Settings
+from core.silences import SilenceStore
 from workers.notifiers.base import Notifier
+from workers.notifiers.dryrun import DryRunNotifier
 
 # A delivery job that keeps failing is retried this many times, then dead-lettered.
 MAX_ATTEMPTS = 8
@@ -58,7 +58,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     rng: random.Random = field(default_factory=random.Random)
     max_attempts: int = MAX_ATTEMPTS
-    reload: Callable[[], bool] | None = None  # re-read the rule files (see workers.refresh)
+    reload: Callable[[], bool] | None = None  # re-read the rule files (see workers.runtime.refresh)
     # Chat deliveries as jobs on the chat queue (the runner serves it with a worker of
     # its own, so a slow Slack never holds a page) and SEV1/SEV2 jobs on the urgent queue
     # (taken first, so a flood of SEV4 never holds a page); off, all run on `queue`.

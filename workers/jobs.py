@@ -3,11 +3,11 @@ or reminder, sweeps of reminders and auto-resolves, plus delivery retries.
 
 RQ stores a job's function as a dotted name and imports it when the job runs, possibly
 long after, on a worker of another version. So every job is queued as
-`workers.jobs.<name>` (`workers.scheduling.job_name`), whichever module defines it, and
+`workers.jobs.<name>` (`workers.delivery.scheduling.job_name`), whichever module defines it, and
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
-`workers.changes`, `workers.steps`, `workers.reminders`, `workers.delivery_jobs`,
-`workers.flapping` and `workers.incident_channels`.
+`workers.incidents.changes`, `workers.escalation.steps`, `workers.escalation.reminders`,
+`workers.delivery.jobs`, `workers.escalation.flapping` and `workers.incident_channels`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from workers.autoresolve import auto_resolve_due
-from workers.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.context import Context
-from workers.delivery_jobs import deliver, deliver_chat
-from workers.flapping import flap_started, settle_flap
+from workers.delivery.jobs import deliver, deliver_chat
+from workers.delivery.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
+from workers.escalation.flapping import flap_started, settle_flap
+from workers.escalation.reminders import remind, remind_due
+from workers.escalation.steps import run_step
+from workers.incidents.autoresolve import auto_resolve_due
+from workers.incidents.changes import INLINE_PAUSE, enqueue_change, on_change
 from workers.incident_channels import open_channel
-from workers.reminders import remind, remind_due
-from workers.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
-from workers.steps import run_step
 
 __all__ = [
     "ABANDONED_RETRIES",

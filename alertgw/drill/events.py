@@ -12,7 +12,7 @@ from typing import Any
 
 from alertgw.drill.spec import Drill, Event, OperateModel, PostModel, SilenceModel
 from alertgw.drill.world import DrillRunError, World
-from workers.notifiers.slack_messages import ACK_ACTION_ID, RESOLVE_ACTION_ID
+from core.chat_actions import ACK_ACTION_ID, RESOLVE_ACTION_ID
 
 API = "/api/v1"
 PAGERDUTY_EVENTS = {

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from gateway.rules.model import Target
-from workers.dryrun import DryRunNotifier
+from core.rules.model import Target
 from workers.notifiers.base import Notification, Receipt, ThreadRef
+from workers.notifiers.dryrun import DryRunNotifier
 
 if TYPE_CHECKING:
     from workers.context import Context

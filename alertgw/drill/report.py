@@ -8,7 +8,7 @@ from typing import Any
 
 from alertgw.drill.engine import Outcome
 from alertgw.drill.recorder import Sent
-from gateway.rules.durations import format_duration
+from core.rules.durations import format_duration
 
 
 def offset(start: datetime, moment: datetime) -> str:

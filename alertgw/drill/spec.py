@@ -23,9 +23,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from alertgw.drill.state import IncidentExpected
-from gateway.rules.documents import Document, Loc, read_document
-from gateway.rules.durations import parse_duration
-from gateway.rules.errors import DurationError
+from core.rules.documents import Document, Loc, read_document
+from core.rules.durations import parse_duration
+from core.rules.errors import DurationError
 from gateway.sources import SOURCES
 from workers.notifiers.base import Action
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workers.incident_record import Incident
+from core.incidents.record import Incident
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from rq.registry import ScheduledJobRegistry
 from starlette.testclient import TestClient
 
 from alertgw.drill.recorder import Recorder
+from core.incidents.record import from_timestamp
+from core.reload import LivePolicy
+from core.rules.model import Target
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.reload import LivePolicy
-from gateway.rules.model import Target
-from gateway.settings import Settings
 from workers import context
 from workers.context import Context
-from workers.incident_record import from_timestamp
-from workers.intake import Intake
+from workers.intake.reader import Intake
 from workers.notifiers.base import Notifier
 
 

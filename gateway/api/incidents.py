@@ -11,6 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.incidents.record import Incident
+from core.incidents.store import IncidentStore
+from core.models import SEVERITIES
 from gateway.api import pages
 from gateway.api.exceptions import Conflict
 from gateway.api.http import guarded, read_model, reply
@@ -25,9 +28,6 @@ from gateway.api.models import (
 )
 from gateway.api.services import Services
 from gateway.exceptions import BadPayload, NotFound
-from gateway.models import SEVERITIES
-from workers.incident_record import Incident
-from workers.incidents import IncidentStore
 
 STATUSES = ("open", "acknowledged", "resolved")
 # what each operation needs, for the 409 message

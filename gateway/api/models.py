@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from gateway.heartbeats import State as HeartbeatState
-from gateway.models import Link, Severity
-from gateway.silences import State
+from core.heartbeats import State as HeartbeatState
+from core.models import Link, Severity
+from core.silences import State
 
 IncidentStatus = Literal["open", "acknowledged", "resolved"]
 

@@ -14,9 +14,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.incidents.record import Incident
+from core.models import SEVERITIES
 from gateway.exceptions import BadPayload
-from gateway.models import SEVERITIES
-from workers.incident_record import Incident
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

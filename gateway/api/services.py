@@ -16,13 +16,13 @@ import redis
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
+from core.handoff import DELIVERY_ID_TTL_SECONDS, delivery_key
+from core.incidents.store import IncidentStore
+from core.reload import LivePolicy
+from core.settings import Settings
+from core.silences import SilenceStore
 from gateway.exceptions import HandoffUnavailable
-from gateway.handoff import DELIVERY_ID_TTL_SECONDS, delivery_key
 from gateway.redis_clients import connect_sync
-from gateway.reload import LivePolicy
-from gateway.settings import Settings
-from gateway.silences import SilenceStore
-from workers.incidents import IncidentStore
 
 P = ParamSpec("P")
 R = TypeVar("R")

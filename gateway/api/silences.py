@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.rules import DurationError, parse_duration
+from core.silences import Silence, SilenceError
 from gateway.api.http import guarded, read_model, reply
 from gateway.api.models import SilenceIn, SilenceList, SilenceOut
 from gateway.api.services import Services
 from gateway.exceptions import BadPayload, NotFound
-from gateway.rules import DurationError, parse_duration
-from gateway.silences import Silence, SilenceError
 
 STATES = ("pending", "active", "expired")
 
@@ -23,7 +23,7 @@ def silence_out(silence: Silence, now: datetime) -> SilenceOut:
 
 
 class SilencesApi:
-    """The silence handlers, over `gateway.silences.SilenceStore`."""
+    """The silence handlers, over `core.silences.SilenceStore`."""
 
     def __init__(self, services: Services) -> None:
         self._services = services

@@ -25,11 +25,11 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from alertgw import metrics
+from core import metrics
+from core.settings import Settings
 from gateway.api.services import Services
 from gateway.body import read_body
 from gateway.exceptions import GatewayError, Unauthorized
-from gateway.settings import Settings
 from gateway.sources.base import UNAUTHORIZED, any_equal, credentials, decode_json, validate
 from gateway.webhooks import error_response
 

@@ -27,15 +27,16 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from alertgw import metrics, slack_people
+from alertgw import slack_people
+from core import metrics
+from core.chat_actions import ACK_ACTION_ID, RESOLVE_ACTION_ID
+from core.settings import Settings
 from gateway.api.services import Services
 from gateway.body import read_body
 from gateway.callbacks import slack_modals
 from gateway.exceptions import BadPayload, GatewayError, Unauthorized, UnsupportedMediaType
-from gateway.settings import Settings
 from gateway.sources.base import UNAUTHORIZED, any_equal, credentials, decode_json, validate
 from gateway.webhooks import error_response
-from workers.notifiers.slack_messages import ACK_ACTION_ID, RESOLVE_ACTION_ID
 
 log = logging.getLogger(__name__)
 

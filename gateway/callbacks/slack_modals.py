@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from alertgw import status_updates
 from alertgw.postmortems import PostmortemStore
 from gateway.api.services import Services
-from workers.notifiers.slack_messages import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
+from core.chat_actions import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.models import Alert, Level, Link, link
+from core.settings import Settings
 from gateway.exceptions import BadPayload
-from gateway.models import Alert, Level, Link, link
-from gateway.settings import Settings
 from gateway.sources.base import (
     Delivery,
     check_bearer,

@@ -13,9 +13,9 @@ from typing import Any, Protocol, TypeVar
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
+from core.models import Alert, SourceName
+from core.settings import Settings, env_name
 from gateway.exceptions import BadPayload, Unauthorized, UnsupportedMediaType
-from gateway.models import Alert, SourceName
-from gateway.settings import Settings, env_name
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from core.models import Alert, Level, Link
+from core.settings import Settings
 from gateway.exceptions import BadPayload, UnsupportedMediaType
-from gateway.models import Alert, Level, Link
-from gateway.settings import Settings
 from gateway.sources.base import Delivery, check_bearer, credentials, decode_json, validate
 
 FORM = "application/x-www-form-urlencoded"

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.models import Alert, Level, Link, Status
-from gateway.settings import Settings
+from core.models import Alert, Level, Link, Status
+from core.settings import Settings
 from gateway.sources.base import Delivery, check_hmac, credentials, parse_json, validate
 
 SIGNATURE_HEADER = "x-vercel-signature"

@@ -13,8 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.rules.model import Policy
 from gateway.api.services import Services
-from gateway.rules.model import Policy
 from gateway.ui.dead_letter_page import DeadLetterPage, LetterBox
 from gateway.ui.http import Console
 from gateway.ui.incident_pages import IncidentPages

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.models import SEVERITIES
+from core.rules.model import Policy
 from gateway.api.models import IncidentOut
-from gateway.models import SEVERITIES
-from gateway.rules.model import Policy
 
 STATUSES = ("live", "open", "acknowledged", "resolved", "all")
 LIVE = ("open", "acknowledged")

@@ -11,9 +11,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from core.rules.model import Policy
 from gateway.api.services import Services
 from gateway.exceptions import GatewayError, Unauthorized
-from gateway.rules.model import Policy
 from gateway.ui.render import Pages
 from gateway.ui.session import Gate, Viewer
 

@@ -1,7 +1,7 @@
 """`/ui/playground`: what the rules in force do with a payload, without sending anything.
 
 The engine is `alertgw rules test`'s: the source's own parse and normalize, then
-`gateway.rules.explain.explain` on the live policy. On top, for each rule in order,
+`core.rules.explain.explain` on the live policy. On top, for each rule in order,
 whether it matched and, if not, which of its matchers failed.
 """
 
@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.models import Alert
+from core.rules.explain import explain
+from core.rules.model import Policy, Rule
 from gateway.exceptions import GatewayError
-from gateway.models import Alert
-from gateway.rules.explain import explain
-from gateway.rules.model import Policy, Rule
 from gateway.sources import SOURCES
 from gateway.sources.base import Delivery
 from gateway.ui.http import Console

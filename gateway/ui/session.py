@@ -24,8 +24,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core.settings import Settings
 from gateway.exceptions import Forbidden, Unauthorized
-from gateway.settings import Settings
 from gateway.sources.base import any_equal
 
 SESSION_COOKIE = "alertgw_session"

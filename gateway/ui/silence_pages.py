@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from core.inhibition import with_severity
+from core.rules import DurationError, MatcherError, parse_duration
+from core.rules.matchers import parse_matchers
+from core.silences import Silence, SilenceError
 from gateway.api.incidents import incident_out
 from gateway.api.models import IncidentOut
 from gateway.exceptions import BadPayload, NotFound
-from gateway.inhibition import with_severity
-from gateway.rules import DurationError, MatcherError, parse_duration
-from gateway.rules.matchers import parse_matchers
-from gateway.silences import Silence, SilenceError
 from gateway.ui.http import Console, field
 from gateway.ui.incident_pages import incident_path
 from gateway.ui.session import Viewer

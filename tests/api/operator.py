@@ -19,6 +19,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from core.settings import Settings
+from core.silences import SilenceStore
 from gateway.api import api_mount
 from gateway.api.services import Services
 from gateway.callbacks import callback_routes

@@ -10,9 +10,9 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from gateway.handoff import HandoffEntry
-from gateway.models import Alert, Severity
-from gateway.rules.model import Classification
+from core.handoff import HandoffEntry
+from core.models import Alert, Severity
+from core.rules.model import Classification
 from tests.api.operator import KEY, bearer, open_incident, operator_app, status
 from tests.workers.conftest import Harness
 from tests.workers.helpers import alert, entry, hand_off

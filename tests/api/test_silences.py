@@ -11,8 +11,8 @@ import redis
 from starlette.testclient import TestClient
 
 from alertgw import api_client, silence_cli
-from gateway.inhibition import with_severity
-from gateway.settings import Settings
+from core.inhibition import with_severity
+from core.settings import Settings
 from tests.api.operator import API_TOKEN, KEY, bearer, open_incident, operator_app, served
 from tests.workers.conftest import Harness
 

@@ -15,9 +15,9 @@ import redis
 from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 
+from core.settings import Settings
 from gateway.callbacks.pagerduty import verify
 from gateway.exceptions import Unauthorized
-from gateway.settings import Settings
 from tests.api.operator import KEY, PD_SECRET, open_incident, operator_app, status
 from tests.workers.conftest import Harness
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.settings import Settings
 from tests.callbacks.test_pagerduty import event, signed
 from tests.callbacks.test_slack import click, sign
 

@@ -14,12 +14,12 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from core.chat_actions import ACK_ACTION_ID, RESOLVE_ACTION_ID
+from core.settings import Settings
 from gateway.callbacks.slack import verify
 from gateway.exceptions import Unauthorized
-from gateway.settings import Settings
 from tests.api.operator import KEY, SLACK_SECRET, open_incident, operator_app, status
 from tests.workers.conftest import Harness
-from workers.notifiers.slack_messages import ACK_ACTION_ID, RESOLVE_ACTION_ID
 
 PAYLOADS = Path(__file__).parent / "payloads"
 # Slack's documented example (api.slack.com, "Verifying requests from Slack")

@@ -22,7 +22,7 @@ from tests.callbacks.test_slack import click, post
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakeSlack
 from tests.workers.conftest import Harness
 from tests.workers.helpers import policy
-from workers.notifiers.slack_messages import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
+from core.chat_actions import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
 
 PAYLOADS = Path(__file__).parent / "payloads"
 App = tuple[TestClient, Harness, Any]

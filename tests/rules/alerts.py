@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.models import Alert
+from core.models import Alert
 
 AT = datetime(2026, 3, 2, 10, 40, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
-from gateway.settings import Settings
+from core.settings import Settings
 from gateway.sources.base import Delivery
 from tests.conftest import payload
 

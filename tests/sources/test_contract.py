@@ -18,9 +18,9 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from core.handoff import stream_keys
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.handoff import stream_keys
-from gateway.settings import Settings
 from tests.conftest import payload
 from tests.sources.deliveries import sign
 

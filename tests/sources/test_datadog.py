@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from core.models import Alert
 from gateway.exceptions import BadPayload, Unauthorized, UnsupportedMediaType
-from gateway.models import Alert
 from gateway.sources.datadog import SOURCE, read_title
 from tests.conftest import payload
 from tests.sources.deliveries import RECEIVED, delivery, fixture, settings

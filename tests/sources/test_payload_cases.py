@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from core.models import Alert
+from core.rules import load_policy
+from core.rules.model import Policy
 from gateway.exceptions import BadPayload
-from gateway.models import Alert
-from gateway.rules import load_policy
-from gateway.rules.model import Policy
 from tests.conftest import PAYLOADS, REPO
 from tests.test_rules_shipped import vendor_alerts
 

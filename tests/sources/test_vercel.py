@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from core.models import Alert
 from gateway.exceptions import BadPayload, Unauthorized
-from gateway.models import Alert
 from gateway.sources.vercel import SOURCE
 from tests.sources.deliveries import RECEIVED, delivery, fixture, settings, sign
 

@@ -16,13 +16,13 @@ import redis
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from core.deadletters import DeadLetters
+from core.settings import Settings
+from core.silences import SilenceStore
 from gateway.api import api_mount
 from gateway.api.services import Services
-from gateway.settings import Settings
-from gateway.silences import SilenceStore
 from gateway.ui import console_routes
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
-from workers.deadletters import DeadLetters
 
 API_TOKEN = "ui-token-3c9d"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.rules import load_policy
 from gateway.exceptions import GatewayError
-from gateway.rules import load_policy
 from gateway.ui.playground import example_text, examples, run
 from tests.conftest import REPO
 

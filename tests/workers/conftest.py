@@ -11,13 +11,13 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from alertgw.drill.world import run_job, run_queued
-from gateway.rules.model import Policy
-from gateway.settings import Settings
+from core.rules.model import Policy
+from core.settings import Settings
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakePagerDuty, FakeSlack
 from tests.workers.helpers import Clock, Recorder, SlackRecorder, policy
 from workers import context
 from workers.context import Context
-from workers.intake import Intake
+from workers.intake.reader import Intake
 from workers.notifiers import build_notifiers
 from workers.notifiers.base import Notifier
 

@@ -10,9 +10,10 @@ from typing import ClassVar
 
 import redis
 
-from gateway.handoff import HandoffEntry, stream_key
-from gateway.models import Alert, Level, Severity, Status
-from gateway.rules.model import (
+from core.handoff import HandoffEntry, stream_key
+from core.incidents.record import Incident
+from core.models import Alert, Level, Severity, Status
+from core.rules.model import (
     Classification,
     Escalation,
     InhibitRule,
@@ -25,7 +26,6 @@ from gateway.rules.model import (
     Target,
     TimeInterval,
 )
-from workers.incident_record import Incident
 from workers.notifiers.base import Notification, Receipt, RetryableError, ThreadRef
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday

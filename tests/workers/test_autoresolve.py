@@ -17,13 +17,14 @@ import redis
 from prometheus_client import REGISTRY
 from rq.registry import ScheduledJobRegistry
 
-from gateway.models import SEVERITIES
-from gateway.rules.model import AutoResolve, Policy
+from core.models import SEVERITIES
+from core.rules.model import AutoResolve, Policy
 from tests.fakes.vendors import FakePagerDuty, FakeSlack, fake_pagerduty, fake_slack
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.e2e import eventually
 from tests.workers.helpers import T0, entry, hand_off, policy
-from workers import autoresolve, jobs
+from workers import jobs
+from workers.incidents import autoresolve
 from workers.notifiers import close_notifiers
 
 __all__ = ["fake_pagerduty", "fake_slack"]  # fixtures

@@ -5,11 +5,12 @@ import json
 
 import pytest
 
-from gateway.settings import Settings
+from core.settings import Settings
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
-from workers import commands, jobs
+from workers import jobs
 from workers.notifiers.base import PermanentError
+from workers.runtime import commands
 
 KEY = "checkout-down:service=checkout"
 

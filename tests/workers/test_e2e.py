@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.incidents.store import IncidentStore
 from tests.fakes.server import Recorded, Reply
 from tests.fakes.vendors import FakePagerDuty, FakeSlack, fake_pagerduty, fake_slack
 from tests.workers.e2e import System, alertmanager_body, eventually, system, write_rules
-from workers.incidents import IncidentStore
 
 pytestmark = pytest.mark.slow
 __all__ = ["fake_pagerduty", "fake_slack"]  # fixtures

@@ -4,7 +4,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from tests.workers.helpers import T0, incident, policy
-from workers import escalation
+from workers.escalation import path as escalation
 
 
 def test_plan_skips_steps_for_other_severities_and_repeats():

@@ -9,10 +9,10 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from gateway.rules.model import Flap, Rule
+from core.gauges import count_flapping
+from core.rules.model import Flap, Rule
 from tests.workers.conftest import Harness
 from tests.workers.timeline import at, harness_with
-from workers import flapping
 
 KEY = "checkout-down:service=checkout"
 FLAP = Flap(changes=4, within=timedelta(minutes=10), quiet=timedelta(minutes=15))
@@ -40,7 +40,7 @@ def notes(h: Harness) -> list[str]:
 
 
 def flapping_gauge(h: Harness) -> float:
-    flapping.count_by_severity(h.ctx.redis, h.ctx.prefix)
+    count_flapping(h.ctx.redis, h.ctx.prefix)
     value = REGISTRY.get_sample_value("alertgw_incidents_flapping", {"severity": "SEV1"})
     assert value is not None
     return value

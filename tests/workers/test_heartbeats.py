@@ -10,15 +10,15 @@ from datetime import datetime, timedelta
 import pytest
 import redis
 
-from gateway.handoff import stream_key
-from gateway.heartbeats import HeartbeatStore
-from gateway.models import Alert
-from gateway.rules.model import Heartbeat, Policy
-from gateway.silences import SilenceStore
+from core.handoff import stream_key
+from core.heartbeats import HeartbeatStore
+from core.models import Alert
+from core.rules.model import Heartbeat, Policy
+from core.silences import SilenceStore
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, Equal, alert, classified, hand_off, policy
-from workers import heartbeat_checks
-from workers.intake import GROUP
+from workers.intake import heartbeat_checks
+from workers.intake.reader import GROUP
 
 KEY = "heartbeat:watchdog"
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import redis
 
-from gateway.handoff import HandoffEntry, stream_key
+from core.handoff import HandoffEntry, stream_key
+from core.incidents.store import Applied, IncidentStore
 from tests.workers.helpers import T0, entry
-from workers.incidents import Applied, IncidentStore
 
 GROUP = "workers"
 

@@ -6,12 +6,12 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.job import Job
 
-from gateway.handoff import decode_entry, stream_key
-from gateway.models import Severity
+from core.handoff import decode_entry, stream_key
+from core.models import Severity
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
-from workers import intake as intake_module
-from workers.intake import GROUP, SLICE, Intake
+from workers.intake import reader as intake_module
+from workers.intake.reader import GROUP, SLICE, Intake
 
 KEY = "checkout-down:service=checkout"
 

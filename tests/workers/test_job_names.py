@@ -10,7 +10,7 @@ from rq.utils import import_attribute
 
 from tests.workers.conftest import Harness
 from workers import jobs
-from workers.scheduling import schedule
+from workers.delivery.scheduling import schedule
 
 # The names an older alertgw queued jobs under (all in workers/jobs.py before the split):
 # a job already in Redis at an upgrade runs under one of these.

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.rules.model import Rule
+from core.rules.model import Rule
 from tests.workers.conftest import Harness, make_harness
 from tests.workers.helpers import (
     Clock,

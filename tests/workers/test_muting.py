@@ -7,12 +7,12 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from gateway.rules import parse_matchers
-from gateway.rules.model import InhibitRule
-from gateway.silences import Silence
+from core.rules import parse_matchers
+from core.rules.model import InhibitRule
+from core.silences import Silence
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, Equal, entry, hand_off, incident, policy
-from workers import muting
+from workers.escalation import muting
 
 KEY = "checkout-down:service=checkout"
 SEV1_MUTES_SEV3 = InhibitRule(

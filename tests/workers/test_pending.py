@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import redis
 
-from gateway.rules.model import Rule
+from core.rules.model import Rule
 from tests.workers.conftest import Harness
 from tests.workers.timeline import at, harness_with
 

@@ -25,8 +25,8 @@ import pytest
 import redis
 from rq.registry import ScheduledJobRegistry
 
-from gateway.models import Level
-from gateway.rules.model import (
+from core.models import Level
+from core.rules.model import (
     Escalation,
     PagerDutyTarget,
     Policy,

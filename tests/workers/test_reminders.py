@@ -9,9 +9,10 @@ from rq.registry import ScheduledJobRegistry
 
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
-from workers import jobs, reminders
-from workers.refresh import Refresher
-from workers.scheduling import schedule
+from workers import jobs
+from workers.delivery.scheduling import schedule
+from workers.escalation import reminders
+from workers.runtime.refresh import Refresher
 
 KEY = "checkout-down:service=checkout"
 

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.handoff import stream_key
-from gateway.settings import Settings
+from core.handoff import stream_key
+from core.settings import Settings
 from tests.workers.conftest import Harness
 from tests.workers.e2e import write_rules
 from tests.workers.helpers import entry, hand_off
-from workers import runner
-from workers.intake import GROUP
+from workers.intake.reader import GROUP
+from workers.runtime import runner
 
 
 def test_a_worker_reports_to_sentry_with_the_rules_credentials_scrubbed(

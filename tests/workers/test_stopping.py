@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from alertgw.logs import rq_level
+from core.logs import rq_level
 from tests.fakes.vendors import FakePagerDuty, FakeSlack, fake_pagerduty, fake_slack
 from tests.processes import running
 from tests.workers.e2e import System, alertmanager_body, eventually, system
-from workers.stopping import FORCED_EXIT_STATUS, STOP_DEADLINE_SECONDS, descendants
+from workers.runtime.stopping import FORCED_EXIT_STATUS, STOP_DEADLINE_SECONDS, descendants
 
 pytestmark = pytest.mark.slow
 __all__ = ["fake_pagerduty", "fake_slack"]  # fixtures

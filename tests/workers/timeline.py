@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import redis
 
-from gateway.models import Status
-from gateway.rules.model import Rule
+from core.models import Status
+from core.rules.model import Rule
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, entry, hand_off, policy
 

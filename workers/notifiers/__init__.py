@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import redis
 
-from gateway.settings import Settings
+from core.settings import Settings
 from workers.notifiers.base import Notifier
 from workers.notifiers.pagerduty import PagerDutyNotifier
 from workers.notifiers.slack import SlackNotifier

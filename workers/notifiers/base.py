@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar, Literal, Protocol
 
-from gateway.models import Link, Severity
-from gateway.rules.model import Target
+from core.incidents.record import IncidentStatus
+from core.models import Link, Severity
+from core.rules.model import Target
 
 Action = Literal[
     "trigger",  # the incident is new for this target: page / post the root message
@@ -26,7 +27,6 @@ Action = Literal[
     "postmortem_due",  # postmortem draft and deadline reminders in the Slack thread
     "note",  # free text for the thread (deferred page, joined alerts, operator note)
 ]
-IncidentStatus = Literal["open", "acknowledged", "resolved"]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import httpx2
 import pagerduty
 import redis
 
-from gateway.rules.model import Target
+from core.rules.model import Target
 from workers.notifiers.base import (
     Action,
     IncidentView,
@@ -30,7 +30,7 @@ from workers.notifiers.base import (
     RetryableError,
     parse_retry_after,
 )
-from workers.ratelimit import Clock, RateLimiter
+from workers.notifiers.ratelimit import Clock, RateLimiter
 
 log = logging.getLogger(__name__)
 

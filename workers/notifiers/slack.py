@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from gateway.rules.model import Target
+from core.rules.model import Target
 from workers.notifiers.base import (
     Action,
     Notification,

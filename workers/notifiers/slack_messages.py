@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.chat_actions import (
+    ACK_ACTION_ID,
+    POST_UPDATE_ACTION_ID,
+    POSTMORTEM_DONE_ACTION_ID,
+    RESOLVE_ACTION_ID,
+)
 from workers.notifiers.base import IncidentView, Notification
-
-ACK_ACTION_ID = "incident_ack"
-RESOLVE_ACTION_ID = "incident_resolve"
-# buttons in thread replies that open a modal (gateway.callbacks.slack_modals)
-POST_UPDATE_ACTION_ID = "incident_post_update"
-POSTMORTEM_DONE_ACTION_ID = "incident_postmortem_done"
 
 STATUS_TEXT = {"open": "Investigating", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 MAX_FIELD = 2000

@@ -15,9 +15,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from core.models import Alert
+from core.settings import Settings
 from gateway.exceptions import BadPayload, Unauthorized
-from gateway.models import Alert
-from gateway.settings import Settings
 from gateway.sources.base import (
     UNAUTHORIZED,
     Delivery,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.models import Alert, Level, Link, Status
+from core.models import Alert, Level, Link, Status
 from gateway.sources.sentry.payloads import (
     Event,
     EventAlertWebhook,

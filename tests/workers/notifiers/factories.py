@@ -6,8 +6,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.models import Link
-from gateway.rules.model import PagerDutyTarget, SlackTarget, Target
+from core.models import Link
+from core.rules.model import PagerDutyTarget, SlackTarget, Target
 from workers.notifiers.base import Action, IncidentView, Notification, ThreadRef
 
 ROUTING_KEY = "R0UT1NGKEYc0ffee0123456789abcdef"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from gateway.settings import load_settings
+from core.settings import load_settings
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakePagerDuty, FakeSlack
 from tests.workers.notifiers.factories import INCIDENTS, ONCALL, notify
 from workers.notifiers import PagerDutyNotifier, SlackNotifier, build_notifiers, close_notifiers

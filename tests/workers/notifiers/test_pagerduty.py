@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from gateway.rules.model import PagerDutyTarget, SlackTarget, Target
+from core.rules.model import PagerDutyTarget, SlackTarget, Target
 from tests.fakes.vendors import FakePagerDuty
 from tests.workers.notifiers.factories import (
     INCIDENTS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from workers.ratelimit import RateLimiter
+from workers.notifiers.ratelimit import RateLimiter
 
 
 class FakeClock:

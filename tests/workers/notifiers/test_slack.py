@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.rules.model import SlackTarget, Target
+from core.rules.model import SlackTarget, Target
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakeSlack
 from tests.workers.notifiers.factories import INCIDENTS, ONCALL, incident, notify, webhook_target
 from workers.notifiers.base import PermanentError, RetryableError, ThreadRef
