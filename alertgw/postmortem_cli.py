@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from alertgw.api_client import request
-from gateway.settings import Settings
+from core.settings import Settings
 
 
 def add_postmortem_command(

@@ -1,7 +1,7 @@
 """The gauges of state every process shares (open incidents, flapping ones, postmortems
-pending and overdue, dead letters, intake lag), read from Redis as each scrape begins (`core.metrics.RefreshingRegistry`):
-every gateway and worker process exports the same truth, so a Prometheus query can take
-`max` across them."""
+pending and overdue, dead letters, intake lag), read from Redis as each scrape begins
+(`core.metrics.RefreshingRegistry`): every gateway and worker process exports the same
+truth, so a Prometheus query can take `max` across them."""
 
 from __future__ import annotations
 

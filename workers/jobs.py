@@ -7,7 +7,7 @@ long after, on a worker of another version. So every job is queued as
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
 `workers.incidents.changes`, `workers.escalation.steps`, `workers.escalation.reminders`,
-`workers.delivery.jobs`, `workers.escalation.flapping` and `workers.incident_channels`.
+`workers.delivery.jobs`, `workers.escalation.flapping` and `workers.escalation.incident_channels`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from workers.context import Context
 from workers.delivery.jobs import deliver, deliver_chat
 from workers.delivery.scheduling import ABANDONED_RETRIES, JOB_TIMEOUT_SECONDS, backoff, schedule
 from workers.escalation.flapping import flap_started, settle_flap
+from workers.escalation.incident_channels import open_channel
 from workers.escalation.reminders import remind, remind_due
 from workers.escalation.steps import run_step
 from workers.incidents.autoresolve import auto_resolve_due
 from workers.incidents.changes import INLINE_PAUSE, enqueue_change, on_change
-from workers.incident_channels import open_channel
 
 __all__ = [
     "ABANDONED_RETRIES",

@@ -6,7 +6,6 @@ Lua script in the store (store.py), which builds on this.
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -17,7 +16,6 @@ from core.incidents.record import (
     IncidentStatus,
     TimelineEntry,
     decoded,
-    from_timestamp,
     incident_from_hash,
     timeline_from,
 )

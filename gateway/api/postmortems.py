@@ -1,7 +1,7 @@
 """`/api/v1/incidents/{key}/postmortem`: the draft (`postmortem.md`), its state, mark done.
 
 A resolved SEV1/SEV2 (the rules' `postmortem` section) owes a postmortem; alertgw drafts
-it from its own record (`alertgw.postmortem_draft`) and reminds the thread of the due
+it from its own record (`core.postmortem_draft`) and reminds the thread of the due
 time until it is marked done here with a link to the written document (or with the CLI).
 The key's latest postmortem is meant unless `?inc=` (or `inc` in the body) names one.
 """
@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from alertgw.postmortem_draft import render
-from alertgw.postmortems import Postmortem, PostmortemStore
+from core.postmortem_draft import render
+from core.postmortems import Postmortem, PostmortemStore
 from gateway.api.http import guarded, read_model, reply
 from gateway.api.models import PostmortemIn, PostmortemOut
 from gateway.api.services import Services

@@ -3,7 +3,7 @@
 The same action as the Slack "Post update" button's modal: the update becomes a
 timeline entry, the Slack root message's Status changes to the posted one, the
 INCIDENT UPDATE block goes into the thread, and the reminder clock starts again
-(`alertgw.status_updates`, `workers.posted_updates`). Resolving stays its own action.
+(`core.status_updates`, `workers.escalation.posted_updates`). Resolving stays its own action.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from alertgw import status_updates
+from core import status_updates
 from gateway.api.exceptions import Conflict
 from gateway.api.http import guarded, read_model, reply
 from gateway.api.incidents import incident_out

@@ -27,8 +27,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from alertgw import slack_people
-from core import metrics
+from core import metrics, slack_people
 from core.chat_actions import ACK_ACTION_ID, RESOLVE_ACTION_ID
 from core.settings import Settings
 from gateway.api.services import Services

@@ -4,8 +4,8 @@ A click on either button (in a status-update reminder or a postmortem reminder i
 incident's thread) opens a modal with `views.open` (the click's `trigger_id` is valid
 for 3 s, so it is called at once, one attempt). Submitting the modal posts a
 `view_submission` to the same `/slack/actions` URL: the status update is posted
-(`alertgw.status_updates`, as `POST /api/v1/incidents/{key}/updates` does) or the
-postmortem is marked done with its link (`alertgw.postmortems`). A bad value answers
+(`core.status_updates`, as `POST /api/v1/incidents/{key}/updates` does) or the
+postmortem is marked done with its link (`core.postmortems`). A bad value answers
 Slack's `response_action: errors`, which shows the message under the field.
 
 Docs: https://api.slack.com/surfaces/modals, https://api.slack.com/methods/views.open,
@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from alertgw import status_updates
-from alertgw.postmortems import PostmortemStore
-from gateway.api.services import Services
+from core import status_updates
 from core.chat_actions import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
+from core.postmortems import PostmortemStore
+from gateway.api.services import Services
 
 log = logging.getLogger(__name__)
 

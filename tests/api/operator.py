@@ -19,14 +19,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from core.rules.model import Policy
 from core.settings import Settings
 from core.silences import SilenceStore
 from gateway.api import api_mount
 from gateway.api.services import Services
 from gateway.callbacks import callback_routes
-from gateway.rules.model import Policy
-from gateway.settings import Settings
-from gateway.silences import SilenceStore
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import entry, hand_off
 

@@ -14,8 +14,8 @@ import redis
 from starlette.testclient import TestClient
 
 from alertgw.cli import build_parser
-from gateway.rules.model import PostmortemPolicy
-from gateway.settings import Settings
+from core.rules.model import PostmortemPolicy
+from core.settings import Settings
 from tests.api.operator import API_TOKEN, KEY, bearer, open_incident, operator_app, served
 from tests.workers.conftest import Harness
 from tests.workers.helpers import policy

@@ -15,14 +15,14 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from alertgw.postmortems import PostmortemStore
-from gateway.rules.model import PostmortemPolicy
+from core.chat_actions import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
+from core.postmortems import PostmortemStore
+from core.rules.model import PostmortemPolicy
 from tests.api.operator import KEY, open_incident, operator_app
 from tests.callbacks.test_slack import click, post
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakeSlack
 from tests.workers.conftest import Harness
 from tests.workers.helpers import policy
-from core.chat_actions import POST_UPDATE_ACTION_ID, POSTMORTEM_DONE_ACTION_ID
 
 PAYLOADS = Path(__file__).parent / "payloads"
 App = tuple[TestClient, Harness, Any]

@@ -10,15 +10,15 @@ from datetime import timedelta
 import pytest
 import redis
 
-from alertgw import slack_people
-from alertgw.postmortems import PostmortemStore
-from gateway.rules.model import IncidentChannelPolicy, PostmortemPolicy
-from gateway.settings import Settings
+from core import slack_people
+from core.postmortems import PostmortemStore
+from core.rules.model import IncidentChannelPolicy, PostmortemPolicy
+from core.settings import Settings
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakeSlack
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, entry, hand_off, policy
-from workers import reminders
-from workers.incident_channels import channel_name, short_id
+from workers.escalation import reminders
+from workers.escalation.incident_channels import channel_name, short_id
 
 KEY = "checkout-down:service=checkout"
 TEAM = ["U0LEAD", "S0ONCALL"]

@@ -11,12 +11,12 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from alertgw.postmortems import PostmortemStore
-from gateway.rules.model import PostmortemPolicy
+from core.gauges import refresh_shared_gauges
+from core.incidents.record import TimelineEntry, since_opened
+from core.postmortems import PostmortemStore
+from core.rules.model import PostmortemPolicy
 from tests.workers.conftest import Harness, _forget_jobs, make_harness
 from tests.workers.helpers import T0, entry, hand_off, policy
-from workers.incident_record import TimelineEntry, since_opened
-from workers.refresh import refresh_shared_gauges
 
 KEY = "checkout-down:service=checkout"
 RESOLVED = T0 + timedelta(minutes=40)

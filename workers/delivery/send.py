@@ -15,12 +15,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from alertgw import metrics
-from alertgw.status_updates import posted_status
-from gateway.rules.model import Policy, Target
 from core import metrics
 from core.incidents.record import Incident
 from core.rules.model import Policy, Target
+from core.status_updates import posted_status
 from workers.context import Context
 from workers.notifiers.base import (
     Action,

@@ -1,5 +1,5 @@
 """Status-update reminders: "status update due" in the Slack thread of a live SEV1/SEV2,
-with the plan's INCIDENT UPDATE block filled in so far (`alertgw.status_updates`).
+with the plan's INCIDENT UPDATE block filled in so far (`core.status_updates`).
 
 The reminders due are one sorted set in Redis (`<prefix>reminders`, score = when due,
 member `<seq>:<inc>:<key>`), not an RQ job each: an RQ job costs a new incident ~0.4 ms
@@ -21,17 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alertgw.status_updates import current_status, template
-from workers import escalation, incident_channels, postmortem_deadlines, sweeps
-from workers.context import Context, current
-from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident, decoded
-from workers.sweeps import LEASE, SWEEP_GRID, take_due
-from core.incidents.record import Incident
+from core.incidents.record import Incident, decoded
+from core.status_updates import current_status, template
 from workers.context import Context, current
 from workers.delivery import sweeps
 from workers.delivery.jobs import deliver, rows_of
 from workers.delivery.sweeps import LEASE, SWEEP_GRID, take_due
+from workers.escalation import incident_channels, postmortem_deadlines
 from workers.escalation import path as escalation
 
 TAG = "rmd"  # the job id tag of reminder sweeps

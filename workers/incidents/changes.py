@@ -15,9 +15,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers import (
-    autoresolve,
-    escalation,
+from core.incidents.record import Incident
+from workers.context import Context, current
+from workers.delivery.jobs import action as action_named
+from workers.delivery.jobs import deliver, rows_of
+from workers.delivery.scheduling import digest, schedule, severity_of
+from workers.escalation import (
     incident_channels,
     muting,
     pending,
@@ -26,16 +29,6 @@ from workers import (
     reminders,
     steps,
 )
-from workers.context import Context, current
-from workers.delivery_jobs import action as action_named
-from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident
-from workers.scheduling import digest, schedule, severity_of
-from workers.context import Context, current
-from workers.delivery.jobs import action as action_named
-from workers.delivery.jobs import deliver, rows_of
-from workers.delivery.scheduling import digest, schedule, severity_of
-from workers.escalation import muting, pending, reminders, steps
 from workers.escalation import path as escalation
 from workers.incidents import autoresolve
 
@@ -143,8 +136,8 @@ def on_change(key: str, inc: str, version: int, action: str, by: str, text: str)
 def after_the_page(ctx: Context, incident: Incident, version: int, action: str) -> None:
     """Acknowledged: the acknowledger joins the incident channel. Resolved (auto-resolved
     too): the
-    postmortem begins and the channel's archive is queued (workers.postmortem_deadlines,
-    workers.incident_channels)."""
+    postmortem begins and the channel's archive is queued (workers.escalation.postmortem_deadlines,
+    workers.escalation.incident_channels)."""
     if action == "acknowledge":
         incident_channels.requested(ctx, incident, version)
         return

@@ -1,6 +1,6 @@
 """Slack incident channels through slack_sdk: create, invite, post and pin, archive.
 
-Each method is one step of `workers.incident_channels` and is safe to repeat: answers
+Each method is one step of `workers.escalation.incident_channels` and is safe to repeat: answers
 that mean "already done" (`already_in_channel`, `already_pinned`, `already_archived`,
 `not_archived`) count as success. Rate-limited calls are retried after Slack's
 Retry-After by slack_sdk (twice); errors past that are RetryableError / PermanentError

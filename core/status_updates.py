@@ -6,7 +6,7 @@ to fill in, and what a posted update says. A posted update is one atomic step on
 incident's record (`post`): a timeline entry (kind `status_update`), the incident's
 current status in the plan's words, and a `status_update` change for the workers, who
 edit the Slack root message's Status, post the block in the thread and restart the
-reminder clock (`workers.posted_updates`). Shared by the gateway (which posts) and the
+reminder clock (`workers.escalation.posted_updates`). Shared by the gateway (which posts) and the
 workers (which render), so it lives beside the other pieces both sides use.
 """
 
@@ -16,8 +16,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from workers.incident_record import Incident, TimelineEntry, since_opened
-from workers.incidents import TIMELINE_CAP, IncidentStore
+from core.incidents.record import Incident, TimelineEntry, since_opened
+from core.incidents.store import TIMELINE_CAP, IncidentStore
 
 # The plan's words for where an open incident stands (Resolved is the resolve itself).
 STATUSES = ("Investigating", "Mitigating", "Monitoring")

@@ -1,10 +1,10 @@
 """After a SEV1/SEV2 resolves: its postmortem begins, and its deadline is kept.
 
 When a resolve of an incident whose severity the rules' `postmortem` section names is
-handled (`workers.changes`), the postmortem begins (`alertgw.postmortems`), the thread
+handled (`workers.incidents.changes`), the postmortem begins (`core.postmortems`), the thread
 gets a link to the draft and the due time (resolve + `due`), and the first deadline
 reminder goes into the same sorted set as the status-update reminders, swept by the same
-job (`workers.reminders`), as member `pm:<seq>:<inc>:<key>`:
+job (`workers.escalation.reminders`), as member `pm:<seq>:<inc>:<key>`:
 
   seq 1: 24 h before the due time, seq 2: 2 h before, seq 3: at the due time (overdue),
   then one a day while overdue,
@@ -20,11 +20,12 @@ import logging
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from alertgw.postmortems import Postmortem, PostmortemStore
-from workers import escalation, incident_channels
+from core.incidents.record import Incident
+from core.postmortems import Postmortem, PostmortemStore
 from workers.context import Context
-from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident
+from workers.delivery.jobs import deliver, rows_of
+from workers.escalation import incident_channels
+from workers.escalation import path as escalation
 
 log = logging.getLogger(__name__)
 

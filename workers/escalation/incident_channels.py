@@ -11,9 +11,9 @@ acknowledgement) only does what is left.
 
 After resolve, the channel is archived `archive_after` later (default 48 h), or when the
 incident's postmortem is marked done if that comes later: the check is a member
-`ch:<inc>:<key>` of the reminder set, swept like the reminders (`workers.reminders`),
+`ch:<inc>:<key>` of the reminder set, swept like the reminders (`workers.escalation.reminders`),
 looked at again hourly while the postmortem is pending, and moved to "now" by marking
-it done (`alertgw.postmortems`). A channel reused meanwhile by a later incident of the
+it done (`core.postmortems`). A channel reused meanwhile by a later incident of the
 same key stays open for that one.
 """
 
@@ -24,18 +24,18 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from alertgw import slack_people
-from alertgw.postmortems import PostmortemStore, channel_member
-from gateway.rules.model import IncidentChannelPolicy
-from workers import escalation
+from core import slack_people
+from core.incidents.record import Incident, decoded
+from core.postmortems import PostmortemStore, channel_member
+from core.rules.model import IncidentChannelPolicy
 from workers.context import Context, current
-from workers.delivery import view
-from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident, decoded
+from workers.delivery.jobs import deliver, rows_of
+from workers.delivery.scheduling import backoff, digest, schedule
+from workers.delivery.send import view
+from workers.escalation import path as escalation
 from workers.notifiers.base import NotifierError, RetryableError
 from workers.notifiers.slack_channels import SlackChannels
 from workers.notifiers.slack_messages import fallback_text, incident_blocks
-from workers.scheduling import backoff, digest, schedule
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The gateway's Slack callback records it when someone acknowledges with the button (the
 incident's lead is then "@jane (Slack)"); the workers read it to invite the
-acknowledger into the incident's channel (`workers.incident_channels`).
+acknowledger into the incident's channel (`workers.escalation.incident_channels`).
 """
 
 from __future__ import annotations

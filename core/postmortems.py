@@ -26,8 +26,7 @@ from typing import Any, cast
 
 import redis
 
-from gateway.models import Severity
-from workers.incident_record import (
+from core.incidents.record import (
     Incident,
     TimelineEntry,
     decoded,
@@ -36,7 +35,8 @@ from workers.incident_record import (
     since_opened,
     timeline_from,
 )
-from workers.incidents import IncidentStore
+from core.incidents.store import IncidentStore
+from core.models import Severity
 
 # KEYS: record, timeline, notified, meta, record copy, timeline copy, pms, pending, incidents
 # ARGV: inc, due (seconds after resolve). 1 begun, 2 begun already, 0 not this
@@ -63,8 +63,8 @@ return 1
 # incidents, reminders. ARGV: url, by, now, window, channel member. 1 marked done (again:
 # the link is replaced), 0 unknown. The incident's own keys get the window back unless a
 # later incarnation of the key lives there now (its expiry is its own); a pending archive
-# check of its Slack channel becomes due now (workers.incident_channels), and its next
-# deadline reminder leaves the set (workers.postmortem_deadlines names them).
+# check of its Slack channel becomes due now (workers.escalation.incident_channels), and its next
+# deadline reminder leaves the set (workers.escalation.postmortem_deadlines names them).
 _DONE = """
 local r = redis.call('HMGET', KEYS[1], 'key', 'inc', 'severity')
 if not r[1] then return 0 end

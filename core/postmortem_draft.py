@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from alertgw.postmortems import Postmortem
-from workers.incident_record import Incident, TimelineEntry
+from core.incidents.record import Incident, TimelineEntry
+from core.postmortems import Postmortem
 
 PROMPTS = (
     ("Impact", "Who and what was affected, for how long, and how badly (users, requests, "

@@ -1,17 +1,18 @@
 """A posted status update (API, Slack modal): the thread and the root hear it, and the
 next "status update due" reminder comes a full `update_every` after it.
 
-The update itself was recorded on the incident in one step (`alertgw.status_updates.post`),
-which wrote a `status_update` change; `workers.changes` hands that here.
+The update itself was recorded on the incident in one step (`core.status_updates.post`),
+which wrote a `status_update` change; `workers.incidents.changes` hands that here.
 """
 
 from __future__ import annotations
 
-from alertgw.status_updates import parse_change, template
-from workers import escalation, reminders
+from core.incidents.record import Incident
+from core.status_updates import parse_change, template
 from workers.context import Context
-from workers.delivery_jobs import deliver, rows_of
-from workers.incident_record import Incident
+from workers.delivery.jobs import deliver, rows_of
+from workers.escalation import path as escalation
+from workers.escalation import reminders
 
 
 def posted(ctx: Context, incident: Incident, text: str) -> None:
