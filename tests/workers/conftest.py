@@ -1,9 +1,11 @@
-"""A worker context on the test's Redis and key prefix, with recording notifiers."""
+"""A worker context on the test's Redis and key prefix, with recording notifiers; and
+real gateway and worker processes (`processes`) against the fake vendors."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,13 +15,22 @@ from rq.registry import ScheduledJobRegistry
 from alertgw.drill.world import run_job, run_queued
 from core.rules.model import Policy
 from core.settings import Settings
-from tests.fakes.vendors import TEST_BOT_TOKEN, FakePagerDuty, FakeSlack
+from tests.fakes.vendors import (
+    TEST_BOT_TOKEN,
+    FakePagerDuty,
+    FakeSlack,
+    fake_pagerduty,
+    fake_slack,
+)
+from tests.workers.e2e import System, system
 from tests.workers.helpers import Clock, Recorder, SlackRecorder, policy
 from workers import context
 from workers.context import Context
 from workers.intake.reader import Intake
 from workers.notifiers import build_notifiers
 from workers.notifiers.base import Notifier
+
+__all__ = ["fake_pagerduty", "fake_slack"]  # fixtures, for `processes`
 
 
 @dataclass
@@ -113,3 +124,17 @@ def _forget_jobs(h: Harness) -> None:
     for job_id in [*h.ctx.queue.get_job_ids(), *registry.get_job_ids()]:
         h.ctx.redis.delete(f"rq:job:{job_id}")
     h.ctx.redis.delete(h.ctx.queue.key, registry.key)
+
+
+@pytest.fixture
+def processes(
+    redis_url: str,
+    key_prefix: str,
+    tmp_path: Path,
+    fake_pagerduty: FakePagerDuty,
+    fake_slack: FakeSlack,
+) -> Iterator[System]:
+    """Gateway and worker processes on the test's Redis and fake vendors, none started yet
+    (tests/workers/e2e.py); stopped and their RQ keys deleted after the test."""
+    with system(redis_url, key_prefix, tmp_path, fake_pagerduty, fake_slack) as running:
+        yield running

@@ -24,17 +24,10 @@ KEY = "checkout:service=checkout"
 
 
 @pytest.fixture
-def gw(
-    redis_url: str,
-    key_prefix: str,
-    tmp_path: Path,
-    fake_pagerduty: FakePagerDuty,
-    fake_slack: FakeSlack,
-) -> System:
-    with system(redis_url, key_prefix, tmp_path, fake_pagerduty, fake_slack) as running:
-        running.start_gateway()
-        running.start_worker()
-        yield running
+def gw(processes: System) -> System:
+    processes.start_gateway()
+    processes.start_worker()
+    return processes
 
 
 def triggers(pd: FakePagerDuty, routing_key: str | None = None) -> list[dict]:

@@ -8,7 +8,6 @@ every wait is on a condition, with a generous timeout for a loaded machine.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.fakes.vendors import FakePagerDuty, FakeSlack, fake_pagerduty, fake_slack
-from tests.workers.e2e import RULES, System, alertmanager_body, eventually, system
+from tests.workers.e2e import RULES, System, alertmanager_body, eventually
 
 pytestmark = pytest.mark.slow
 __all__ = ["fake_pagerduty", "fake_slack"]  # fixtures
@@ -38,19 +37,12 @@ slack:
 
 
 @pytest.fixture
-def gw(
-    redis_url: str,
-    key_prefix: str,
-    tmp_path: Path,
-    fake_pagerduty: FakePagerDuty,
-    fake_slack: FakeSlack,
-) -> Any:
-    with system(redis_url, key_prefix, tmp_path, fake_pagerduty, fake_slack) as running:
-        running.rules.write_text(RULES.format(wait="1h", severity="SEV1") + AFTER)
-        running.env["ALERTGW_API_TOKEN"] = API_TOKEN
-        running.start_gateway()
-        running.start_worker()
-        yield running
+def gw(processes: System) -> System:
+    processes.rules.write_text(RULES.format(wait="1h", severity="SEV1") + AFTER)
+    processes.env["ALERTGW_API_TOKEN"] = API_TOKEN
+    processes.start_gateway()
+    processes.start_worker()
+    return processes
 
 
 def api(gw: System, method: str, tail: str, body: dict[str, Any] | None = None) -> httpx.Response:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fakes.vendors import FakePagerDuty, FakeSlack, fake_pagerduty, fake_slack
-from tests.workers.e2e import System, eventually, system
+from tests.fakes.vendors import FakePagerDuty, fake_pagerduty, fake_slack
+from tests.workers.e2e import System, eventually
 
 pytestmark = pytest.mark.slow
 __all__ = ["fake_pagerduty", "fake_slack"]  # fixtures
@@ -107,19 +105,12 @@ class Senders:
 
 
 @pytest.fixture
-def gw(
-    redis_url: str,
-    key_prefix: str,
-    tmp_path: Path,
-    fake_pagerduty: FakePagerDuty,
-    fake_slack: FakeSlack,
-) -> Iterator[System]:
-    with system(redis_url, key_prefix, tmp_path, fake_pagerduty, fake_slack) as running:
-        running.rules.write_text(RULES)
-        running.env["ALERTGW_API_TOKEN"] = "api-e2e-token"
-        running.start_gateway()
-        running.start_worker()
-        yield running
+def gw(processes: System) -> System:
+    processes.rules.write_text(RULES)
+    processes.env["ALERTGW_API_TOKEN"] = "api-e2e-token"
+    processes.start_gateway()
+    processes.start_worker()
+    return processes
 
 
 def test_stopping_the_senders_pages_once_per_heartbeat_and_beating_again_resolves(

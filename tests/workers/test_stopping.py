@@ -10,15 +10,13 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from core.logs import rq_level
-from tests.fakes.vendors import FakePagerDuty, FakeSlack, fake_pagerduty, fake_slack
+from tests.fakes.vendors import FakePagerDuty, fake_pagerduty, fake_slack
 from tests.processes import running
-from tests.workers.e2e import System, alertmanager_body, eventually, system
+from tests.workers.e2e import System, alertmanager_body, eventually
 from workers.runtime.stopping import FORCED_EXIT_STATUS, STOP_DEADLINE_SECONDS, descendants
 
 pytestmark = pytest.mark.slow
@@ -29,17 +27,10 @@ PATIENCE = STOP_DEADLINE_SECONDS + 30
 
 
 @pytest.fixture
-def gw(
-    redis_url: str,
-    key_prefix: str,
-    tmp_path: Path,
-    fake_pagerduty: FakePagerDuty,
-    fake_slack: FakeSlack,
-) -> Iterator[System]:
-    with system(redis_url, key_prefix, tmp_path, fake_pagerduty, fake_slack) as running_system:
-        # a stopped worker's unacknowledged intake entries go to another within seconds
-        running_system.env["ALERTGW_CLAIM_IDLE_SECONDS"] = "2"
-        yield running_system
+def gw(processes: System) -> System:
+    # a stopped worker's unacknowledged intake entries go to another within seconds
+    processes.env["ALERTGW_CLAIM_IDLE_SECONDS"] = "2"
+    return processes
 
 
 def log_of(gw: System, process: subprocess.Popen[bytes]) -> str:
