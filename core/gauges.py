@@ -1,5 +1,5 @@
-"""The gauges of state every process shares (open incidents, flapping ones, postmortems
-pending and overdue, dead letters, intake lag), read from Redis as each scrape begins
+"""The gauges of state every process shares (open incidents, flapping ones, alert storms,
+postmortems pending and overdue, dead letters, intake lag), read from Redis as each scrape begins
 (`core.metrics.RefreshingRegistry`): every gateway and worker process exports the same
 truth, so a Prometheus query can take `max` across them."""
 
@@ -33,6 +33,7 @@ def refresh_shared_gauges(
         metrics.postmortems_overdue.labels(severity).set(sum(at <= now.timestamp() for at in due))
     metrics.dead_letters.set(dead.count())
     count_flapping(client, prefix)
+    count_storms(client, prefix)
     with client.pipeline(transaction=False) as pipe:
         for severity in SEVERITIES:
             pipe.xlen(stream_key(prefix, severity))
@@ -51,6 +52,22 @@ def count_flapping(client: Any, prefix: str) -> None:
     severities = [_text(s) for s in client.hvals(flapping_index_key(prefix))]
     for severity in SEVERITIES:
         metrics.incidents_flapping.labels(severity).set(severities.count(severity))
+
+
+def storms_index_key(prefix: str) -> str:
+    """The targets in an alert storm now: target -> storm incarnation (for the gauge)."""
+    return f"{prefix}storms"
+
+
+_storm_targets: set[str] = set()  # every target seen in a storm, so its gauge drops to 0
+
+
+def count_storms(client: Any, prefix: str) -> None:
+    """Set `alertgw_storm_active{target}` from Redis (at each scrape)."""
+    active = {_text(t) for t in client.hkeys(storms_index_key(prefix))}
+    _storm_targets.update(active)
+    for target in _storm_targets:
+        metrics.storm_active.labels(target).set(1 if target in active else 0)
 
 
 def _text(value: Any) -> str:

@@ -102,6 +102,16 @@ incidents_flapping = Gauge(
     "Incidents flapping now (resolves held, no pages until quiet), by severity.",
     ["severity"],
 )
+storm_active = Gauge(
+    "alertgw_storm_active",
+    "1 while a target is in an alert storm (new incidents folded into one), else 0.",
+    ["target"],
+)
+incidents_folded = Counter(
+    "alertgw_incidents_folded_total",
+    "Incidents folded into a storm incident instead of paging a target, by severity.",
+    ["target", "severity"],
+)
 heartbeat_beats = Counter(
     "alertgw_heartbeat_beats_total",
     "Heartbeat beats recorded, by heartbeat and how they came (alert, ping).",

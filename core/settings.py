@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     ui_session_secret: SecretStr | None = None
 
     pagerduty_events_url: HttpUrl = HttpUrl("https://events.pagerduty.com")
+    # events a minute per routing key alertgw sends at most (PagerDuty's limit: 120)
+    pagerduty_limit_per_minute: int = Field(default=120, ge=1)
     slack_api_url: HttpUrl = HttpUrl("https://slack.com/api/")
     slack_bot_token: SecretStr | None = None
     delivery: Literal["live", "dry-run"] = "live"

@@ -94,9 +94,7 @@ def test_format_text(policy: Policy) -> None:
     assert format_text(two).count("\n\nam:1") == 1
 
 
-def test_pending_for_delays_every_step_and_is_shown(tmp_path) -> None:
-    (tmp_path / "rules.yaml").write_text(
-        """
+TWO_STEPS = """
 version: 1
 targets:
   oncall: {pagerduty: {routing_key: "k"}}
@@ -107,7 +105,13 @@ escalations:
       - {notify: [oncall], wait: 5m}
       - {notify: [lead]}
 rules:
-  - name: flaky-probe
+"""
+
+
+def test_pending_for_delays_every_step_and_is_shown(tmp_path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        TWO_STEPS
+        + """  - name: flaky-probe
     matchers: ['alertname="ProbeFailed"']
     severity: SEV2
     escalation: standard
@@ -136,3 +140,26 @@ def test_a_heartbeat_beat_pages_nobody(policy: Policy) -> None:
     assert result["heartbeat"] == {"name": "watchdog", "missed_after": "5m"}
     text = format_text([result])
     assert "heartbeat   a beat of watchdog: pages nobody; 5m without one opens" in text
+
+
+def test_storm_folding_is_shown_for_step_one_targets(tmp_path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        TWO_STEPS
+        + """  - name: down
+    matchers: ['alertname="Down"']
+    severity: SEV1
+    escalation: standard
+default: {severity: SEV3, escalation: standard}
+storm:
+  defaults: {threshold: 20}
+"""
+    )
+    folding = load_policy(tmp_path / "rules.yaml", environ={})
+    [result] = explain(folding, make_alert({"alertname": "Slow"}))
+    assert result["storm"] == {
+        "oncall": "folded into storm:oncall past 20 new-incident pages within 1m "
+        "(ends after 5m at most that)"
+    }
+    assert "  storm       oncall: folded into storm:oncall past 20" in format_text([result])
+    [sev1] = explain(folding, make_alert({"alertname": "Down"}))
+    assert sev1["storm"] == {"oncall": "never folded (SEV1)"}

@@ -7,7 +7,8 @@ long after, on a worker of another version. So every job is queued as
 this module keeps those names: renaming or removing one strands the jobs already queued
 under it (tests/workers/test_job_names.py). What each job does lives in
 `workers.incidents.changes`, `workers.escalation.steps`, `workers.escalation.reminders`,
-`workers.delivery.jobs`, `workers.escalation.flapping` and `workers.escalation.incident_channels`.
+`workers.delivery.jobs`, `workers.escalation.flapping`, `workers.escalation.incident_channels` and
+`workers.escalation.storms`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workers.escalation.flapping import flap_started, settle_flap
 from workers.escalation.incident_channels import open_channel
 from workers.escalation.reminders import remind, remind_due
 from workers.escalation.steps import run_step
+from workers.escalation.storms import storm_check, storm_refresh
 from workers.incidents.autoresolve import auto_resolve_due
 from workers.incidents.changes import INLINE_PAUSE, enqueue_change, on_change
 
@@ -43,6 +45,8 @@ __all__ = [
     "replay",
     "run_step",
     "settle_flap",
+    "storm_check",
+    "storm_refresh",
 ]
 
 # Every job name ever queued, and what runs it now.
@@ -57,6 +61,8 @@ JOBS: dict[str, Callable[..., None]] = {
     "flap_started": flap_started,
     "settle_flap": settle_flap,
     "open_channel": open_channel,
+    "storm_check": storm_check,
+    "storm_refresh": storm_refresh,
 }
 
 

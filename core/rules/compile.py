@@ -22,6 +22,7 @@ from core.rules.model import (
     SeverityPolicy,
     SlackTarget,
     Step,
+    Storm,
     Target,
 )
 from core.rules.schema import (
@@ -32,6 +33,8 @@ from core.rules.schema import (
     HeartbeatModel,
     PeriodModel,
     RuleModel,
+    StormModel,
+    StormSettingsModel,
     TargetModel,
 )
 
@@ -44,6 +47,8 @@ DEFAULT_SEVERITIES: dict[Severity, SeverityPolicy] = {
 }
 DEFAULT_DEDUPE_WINDOW = timedelta(hours=1)
 DEFAULT_ARCHIVE_AFTER = timedelta(hours=48)
+# A storm section's settings where neither the target nor `storm.defaults` gives them.
+DEFAULT_STORM = Storm(threshold=10, window=timedelta(minutes=1), cooldown=timedelta(minutes=5))
 
 
 def compile_policy(merged: Merged) -> Policy:
@@ -84,7 +89,26 @@ def compile_policy(merged: Merged) -> Policy:
         files=tuple(merged.files),
         warnings=tuple(policy_warnings(merged)),
         heartbeats={name: _heartbeat(name, p.value) for name, p in merged.heartbeats.items()},
+        storms=_storms(merged.storm.value, list(merged.targets)) if merged.storm else {},
     )
+
+
+def _storms(model: StormModel, targets: list[str]) -> dict[str, Storm]:
+    """Each target's storm settings (the target's own over `defaults` over alertgw's);
+    targets whose folding is disabled are left out."""
+    storms = {}
+    for name in targets:
+        given = [model.targets.get(name) or StormSettingsModel(), model.defaults]
+        if next((s.enabled for s in given if s.enabled is not None), True):
+            threshold = next((s.threshold for s in given if s.threshold), None)
+            window = next((s.window for s in given if s.window), None)
+            cooldown = next((s.cooldown for s in given if s.cooldown), None)
+            storms[name] = Storm(
+                threshold=threshold or DEFAULT_STORM.threshold,
+                window=window or DEFAULT_STORM.window,
+                cooldown=cooldown or DEFAULT_STORM.cooldown,
+            )
+    return storms
 
 
 def _heartbeat(name: str, model: HeartbeatModel) -> Heartbeat:

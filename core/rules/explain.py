@@ -55,8 +55,29 @@ def explain(policy: Policy, alert: Alert) -> list[dict[str, Any]]:
             result["heartbeat"] = beat_of
         if held:
             result["pending_for"] = format_duration(held)
+        if folding := _storms(policy, found.severity, plan[0].notify if plan else ()):
+            result["storm"] = folding
         results.append(result)
     return results
+
+
+def _storms(policy: Policy, severity: str, first: tuple[str, ...]) -> dict[str, str]:
+    """What storm folding would do with step 1's page to each target
+    (workers/escalation/storms.py)."""
+    found = {}
+    for target in first:
+        storm = policy.storms.get(target)
+        if storm is None:
+            continue
+        if severity == "SEV1":
+            found[target] = "never folded (SEV1)"
+        else:
+            found[target] = (
+                f"folded into storm:{target} past {storm.threshold} new-incident pages "
+                f"within {format_duration(storm.window)} (ends after "
+                f"{format_duration(storm.cooldown)} at most that)"
+            )
+    return found
 
 
 def format_text(results: list[dict[str, Any]]) -> str:
@@ -74,6 +95,8 @@ def _block(result: dict[str, Any]) -> str:
             f"  {'heartbeat':<11} a beat of {beat['name']}: pages nobody; "
             f"{beat['missed_after']} without one opens {result['incident']}"
         )
+    for index, (target, what) in enumerate(result.get("storm", {}).items()):
+        lines.append(f"  {'storm' if index == 0 else '':<11} {target}: {what}")
     labels = result["labels"]
     width = max((len(name) for name in labels), default=0)
     for index, (name, value) in enumerate(labels.items()):

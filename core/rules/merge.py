@@ -2,8 +2,9 @@
 
 Merging a directory: `targets`, `escalations`, `time_intervals` and `heartbeats` merge
 by name (a name defined twice is a problem at the second place, naming the first); `rules`
-and `inhibit` are concatenated in file order; `severities`, `default`, `dedupe` and `flap` may
-each appear in one file only. Rule names are unique across all files.
+and `inhibit` are concatenated in file order; `severities`, `default`, `dedupe`, `flap`,
+`postmortem`, `slack` and `storm` may each appear in one file only. Rule names are unique
+across all files.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.rules.schema import (
     RuleModel,
     SeverityModel,
     SlackSectionModel,
+    StormModel,
     TargetModel,
 )
 
@@ -64,6 +66,7 @@ class Merged:
     flap: Placed[FlapModel] | None = None
     postmortem: Placed[PostmortemModel] | None = None
     slack: Placed[SlackSectionModel] | None = None
+    storm: Placed[StormModel] | None = None
     files: list[Path] = field(default_factory=list)
 
 
@@ -92,6 +95,7 @@ def merge(files: list[tuple[Document, FileModel]]) -> tuple[Merged, list[str]]:
             merged.postmortem, model.postmortem, document, "postmortem", problems
         )
         merged.slack = _once(merged.slack, model.slack, document, "slack", problems)
+        merged.storm = _once(merged.storm, model.storm, document, "storm", problems)
     if merged.default is None and files:
         problems.append(f"{files[0][0].name}:1:1: default: no rule file defines `default`")
     return merged, problems
@@ -164,6 +168,11 @@ def references(merged: Merged) -> list[str]:
             if step.during is not None and step.during not in merged.time_intervals:
                 message = _unknown("time interval", step.during, merged.time_intervals)
                 problems.append(escalation.problem(("steps", index, "during"), message))
+    if merged.storm is not None:
+        for name in merged.storm.value.targets:
+            if name not in merged.targets:
+                message = _unknown("target", name, merged.targets)
+                problems.append(merged.storm.problem(("targets", name), message, key=True))
     return problems
 
 

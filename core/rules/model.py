@@ -156,6 +156,17 @@ class Flap:
 
 
 @dataclass(frozen=True)
+class Storm:
+    """Storm folding for one target: more than `threshold` new-incident pages within
+    `window` start a storm; `cooldown` under the threshold ends it
+    (workers/escalation/storms.py)."""
+
+    threshold: int
+    window: timedelta
+    cooldown: timedelta
+
+
+@dataclass(frozen=True)
 class Rule:
     """A classification rule; `continue_` lets later rules match too."""
 
@@ -304,6 +315,7 @@ class Policy:
     files: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     heartbeats: Mapping[str, Heartbeat] = field(default_factory=dict)
+    storms: Mapping[str, Storm] = field(default_factory=dict)  # by target; absent: no folding
 
     def rule_named(self, name: str) -> Rule | None:
         """The rule (or `default`) of that name; None for heartbeats and removed rules."""

@@ -308,6 +308,26 @@ class HeartbeatModel(Strict):
     token: str = ""
 
 
+class StormSettingsModel(Strict):
+    """Storm folding for a target (docs/rules.md#storm): more than `threshold` new-incident
+    pages within `window` starts a storm; it ends after `cooldown` under the threshold.
+    Unset fields come from `storm.defaults`, then from alertgw's defaults."""
+
+    enabled: bool | None = None
+    threshold: Annotated[int, Field(ge=1)] | None = None
+    window: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)] | None = None
+    cooldown: Annotated[timedelta, PlainValidator(_duration), AfterValidator(_positive)] | None = (
+        None
+    )
+
+
+class StormModel(Strict):
+    """The `storm:` section: settings for every target, and per-target overrides."""
+
+    defaults: StormSettingsModel = Field(default_factory=StormSettingsModel)
+    targets: dict[Name, StormSettingsModel] = Field(default_factory=dict)
+
+
 class FileModel(Strict):
     """One rule file. In a directory, sections merge as `core.rules.loader` says."""
 
@@ -326,3 +346,4 @@ class FileModel(Strict):
     inhibit: list[InhibitModel] = Field(default_factory=list)
     heartbeats: dict[Name, HeartbeatModel] = Field(default_factory=dict)
     flap: FlapModel | None = None  # flap damping of every rule without its own
+    storm: StormModel | None = None

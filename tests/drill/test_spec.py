@@ -31,7 +31,7 @@ PROBLEMS = {
     "use one of: pagerduty",
     "unknown_action": "5:38: expect[0].action: Input should be 'trigger', 'escalate', "
     "'acknowledge', 'resolve', 'severity_raised', 'status_update_due', 'status_update', "
-    "'postmortem_due' or 'note'",
+    "'postmortem_due', 'note' or 'refresh'",
     "unknown_key": "4:5: events[0].pots: unknown key",
     "unknown_source": "3:20: events[0].post.source: unknown source 'nagios'; "
     "known: alertmanager, datadog, sentry, vercel",

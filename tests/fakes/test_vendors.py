@@ -134,3 +134,22 @@ def test_slack_incoming_webhook(fake_slack: FakeSlack) -> None:
     assert post(fake_slack.webhook_url, {})[:2] == (400, "no_text")
     assert post(f"{fake_slack.url}/services/T1/B1/nope", {"text": "hi"})[:2] == (404, "no_service")
     assert fake_slack.webhook_posts() == [{"text": "hi"}]
+
+
+def test_pagerduty_enforces_its_limit_per_routing_key_over_60_seconds() -> None:
+    now = [1000.0]
+    with FakePagerDuty(limit_per_minute=3, clock=lambda: now[0]) as pd:
+        url = f"{pd.events_url}/v2/enqueue"
+        assert [post(url, TRIGGER)[0] for _ in range(3)] == [202, 202, 202]
+        status, body, headers = post(url, TRIGGER)
+        assert status == 429
+        assert body["status"] == "throttle event"
+        assert headers.get("Retry-After") is None  # PagerDuty does not say how long
+        other = {**TRIGGER, "routing_key": "R0UTINGKEY-OTHER-0123456789abcdef"}
+        assert post(url, other)[0] == 202  # each routing key has its own limit
+        now[0] += 59.9
+        assert post(url, TRIGGER)[0] == 429
+        now[0] += 0.1  # the first three are 60 s old: out of the look-back window
+        assert [post(url, TRIGGER)[0] for _ in range(4)] == [202, 202, 202, 429]
+        assert len(pd.events(action="trigger")) == 7
+        assert len(pd.events(action="trigger", accepted=False)) == 10

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -36,7 +38,21 @@ TEST_BOT_TOKEN = "xoxb-test-token"
 
 
 class FakePagerDuty(FakeServer):
-    """`POST /v2/enqueue` and `/v2/change/enqueue`; `events_url` is the base URL to configure."""
+    """`POST /v2/enqueue` and `/v2/change/enqueue`; `events_url` is the base URL to configure.
+
+    With `limit_per_minute` it enforces PagerDuty's per-integration-key limit as PagerDuty
+    does: an event over `limit_per_minute` accepted within the last 60 s (by `clock`) for
+    its routing key gets 429 "throttle event", no Retry-After, and is not accepted.
+    """
+
+    def __init__(
+        self, limit_per_minute: int | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.limit_per_minute = limit_per_minute
+        self._clock = clock
+        self._accepted: dict[str, deque[float]] = {}
+        self._limit_lock = threading.Lock()
 
     @property
     def events_url(self) -> str:
@@ -70,10 +86,25 @@ class FakePagerDuty(FakeServer):
                 400,
                 {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
             )
+        if not self._admit(str(event["routing_key"])):
+            return Reply(429, self.scripted_body(429))
         dedup_key = event.get("dedup_key") or uuid.uuid4().hex
         return Reply(
             202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
         )
+
+    def _admit(self, routing_key: str) -> bool:
+        if self.limit_per_minute is None:
+            return True
+        with self._limit_lock:
+            now = self._clock()
+            times = self._accepted.setdefault(routing_key, deque())
+            while times and times[0] <= now - 60.0:
+                times.popleft()
+            if len(times) >= self.limit_per_minute:
+                return False
+            times.append(now)
+            return True
 
     def _change(self, event: Any) -> Reply:
         if not isinstance(event, dict) or not event.get("routing_key"):

@@ -9,13 +9,14 @@ how soon). What a single send does, exactly once, is `workers.delivery.send`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from core import metrics
 from core.incidents.record import Incident
 from workers.context import Context, current
 from workers.delivery.scheduling import backoff, digest, schedule, severity_of
 from workers.delivery.send import Delivery, send_all
-from workers.notifiers.base import Action, PermanentError, RetryableError
+from workers.notifiers.base import Action, Metered, PermanentError, RetryableError
 
 ACTIONS: tuple[Action, ...] = (
     "trigger",
@@ -27,6 +28,7 @@ ACTIONS: tuple[Action, ...] = (
     "status_update",
     "postmortem_due",
     "note",
+    "refresh",
 )
 
 
@@ -70,7 +72,12 @@ def _send(
     deliveries = [Delivery(target, action(name), text) for target, name, text in rows]
     failed = send_all(ctx, key, tag, deliveries, incident)
     retry: list[tuple[Delivery, RetryableError]] = []
+    waiting = [(d, e) for d, e in failed if isinstance(e, Metered)]
+    if waiting:
+        _wait_turn(ctx, key, tag, waiting, attempt, again_with)
     for delivery, error in failed:
+        if isinstance(error, Metered):
+            continue
         if isinstance(error, RetryableError) and attempt + 1 < ctx.max_attempts:
             retry.append((delivery, error))
         else:
@@ -87,6 +94,25 @@ def _send(
         chat = again_with is deliver_chat
         queue = ctx.chat_queue if chat else ctx.queue_for(severity_of(ctx, key))
         schedule(ctx, at, again_with, [key, tag, again, attempt + 1], job_id, queue)
+
+
+def _wait_turn(
+    ctx: Context,
+    key: str,
+    tag: str,
+    waiting: list[tuple[Delivery, Metered]],
+    attempt: int,
+    again_with: Callable[..., None],
+) -> None:
+    # our own meter said "not yet": no failure, so the same attempt, exactly when told
+    # (no backoff, no jitter: the meter already orders the waiters)
+    wait = max(e.retry_after or 1.0 for _, e in waiting)
+    at = ctx.clock() + timedelta(seconds=wait)
+    again = rows_of([d for d, _ in waiting])
+    job_id = f"dlv-{digest(key, tag, repr(again))}-{attempt}-w{at.timestamp():.0f}"
+    chat = again_with is deliver_chat
+    queue = ctx.chat_queue if chat else ctx.queue_for(severity_of(ctx, key))
+    schedule(ctx, at, again_with, [key, tag, again, attempt], job_id, queue)
 
 
 def _is_chat(ctx: Context, name: str) -> bool:

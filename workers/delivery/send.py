@@ -100,6 +100,12 @@ def send_all(
         if current is None:
             log.info("incident forgotten, not sending", extra={"incident": key})
             return []
+        if delivery.action in PAGES and current.status != "open":
+            # acknowledged or resolved while this page waited (its turn under the vendor's
+            # limit, a retry): paging now would open a vendor incident nobody resolves
+            line = f"not paged: {delivery.target} ({current.status} before the page went out)"
+            ctx.store.note(key, "not_paged", line, ctx.clock())
+            continue
         try:
             send_one(ctx, current, tag, delivery)
         except NotifierError as error:

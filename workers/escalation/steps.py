@@ -17,7 +17,7 @@ from core.silences import Silence
 from workers.context import Context, current
 from workers.delivery.jobs import deliver, rows_of
 from workers.delivery.scheduling import digest, schedule
-from workers.escalation import flapping, muting
+from workers.escalation import flapping, muting, storms
 from workers.escalation import path as escalation
 
 
@@ -38,10 +38,14 @@ def fire(
     version: int,
     index: int,
     silences: Iterable[Silence] | None = None,
+    unfolded: str | None = None,
 ) -> None:
     """Fire step `index` unless muted, deferred or claimed already; schedule the next.
 
-    `silences`: the stored silences, if the caller read them with the incident.
+    `silences`: the stored silences, if the caller read them with the incident. Step 1
+    of a SEV2-SEV4 incident is not sent to a target in an alert storm (`storms`); when
+    every target of it is, the step waits for the storms to end. `unfolded`: the target
+    whose storm just ended (it is paged now, not counted again).
     """
     policy, store, now = ctx.policy, ctx.store, ctx.clock()
     steps = escalation.plan(policy, incident)
@@ -61,6 +65,11 @@ def fire(
         _defer(ctx, incident, version, index, until)
         return
     jump = _after_raise(incident)
+    folded: frozenset[str] = frozenset()
+    if index == 0 and not jump:
+        folded = storms.fold(ctx, incident, step.notify, unfolded).folded
+        if folded.issuperset(step.notify):
+            return  # folded for every target: `unfold` fires it when a storm ends
     text = f"step {index + 1} of {len(steps)}: {', '.join(step.notify)}"
     if jump:
         text = f"step {index + 1} of {len(steps)} after the raise: whoever it has not paged yet"
@@ -73,6 +82,7 @@ def fire(
         deliveries = escalation.caught_up(steps, index, set(notified), policy)
     else:
         deliveries = escalation.step_deliveries(policy, step, set(notified), len(steps))
+        deliveries = [d for d in deliveries if d.target not in folded]
     # the version is in the tag: after a raise, step i of the new path is not step i of
     # the old one, and must not find the old one's sends as its own
     tag = f"{incident.inc}:{version}:step:{index}"
@@ -81,6 +91,18 @@ def fire(
     if delay is not None:
         # from when the step first fired: a re-run schedules the very same job
         schedule_step(ctx, incident, version, index + 1, fired_at + delay)
+
+
+def unfold(ctx: Context, incident: Incident, target: str) -> None:
+    """The storm of `target` ended and this open incident was folded for it: it
+    escalates on its own from now (step 1, or only the page `target` did not get when
+    step 1 went to its other targets)."""
+    if incident.step < 0:
+        fire(ctx, incident, incident.version, 0, unfolded=target)
+        return
+    text = f"Storm storm:{target} over: paged on its own"
+    rows = [[target, "trigger", text]]
+    deliver(incident.key, f"{incident.inc}:unfold:{target}", rows, incident=incident)
 
 
 def _defer(ctx: Context, incident: Incident, version: int, index: int, until: datetime) -> None:

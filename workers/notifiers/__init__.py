@@ -18,7 +18,12 @@ def build_notifiers(settings: Settings, redis: redis.Redis) -> list[Notifier]:
     """The live notifiers for `settings` (PagerDuty, Slack); first `handles` match wins."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return [
-        PagerDutyNotifier(str(settings.pagerduty_events_url), redis, settings.redis_prefix),
+        PagerDutyNotifier(
+            str(settings.pagerduty_events_url),
+            redis,
+            settings.redis_prefix,
+            limit_per_minute=settings.pagerduty_limit_per_minute,
+        ),
         SlackNotifier(str(settings.slack_api_url), token),
     ]
 

@@ -26,6 +26,7 @@ Action = Literal[
     "status_update",  # a posted status update: Slack edits the root's Status + replies
     "postmortem_due",  # postmortem draft and deadline reminders in the Slack thread
     "note",  # free text for the thread (deferred page, joined alerts, operator note)
+    "refresh",  # the incident changed (a storm's counts): Slack edits the root only
 ]
 
 
@@ -91,6 +92,12 @@ class RetryableError(NotifierError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Metered(RetryableError):
+    """Not sent yet: alertgw's own meter for the vendor's limit has no slot for it now.
+
+    Not a failure: it waits its turn (`retry_after`) and costs no attempt."""
 
 
 class PermanentError(NotifierError):

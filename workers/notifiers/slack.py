@@ -109,7 +109,7 @@ class SlackNotifier:
     channel: ClassVar[str] = "slack"
     actions: ClassVar[frozenset[Action]] = frozenset(
         {"trigger", "escalate", "acknowledge", "resolve", "severity_raised",
-         "status_update_due", "status_update", "postmortem_due", "note"}
+         "status_update_due", "status_update", "postmortem_due", "note", "refresh"}
     )  # fmt: skip
 
     def __init__(
@@ -140,6 +140,18 @@ class SlackNotifier:
     def _send_api(self, notification: Notification, channel: str) -> Receipt:
         thread = notification.thread
         where = f"Slack {notification.action} for target {notification.target.name!r}"
+        if notification.action == "refresh":
+            if thread is None:  # no root message yet: the trigger will post it current
+                return Receipt(self.channel, sent=False)
+            self._call(
+                where,
+                "chat.update",
+                channel=thread.channel,
+                ts=thread.ts,
+                text=fallback_text(notification.incident),
+                blocks=incident_blocks(notification.incident),
+            )
+            return Receipt(self.channel, thread)
         if notification.action == "trigger" or thread is None:
             text, blocks = standalone(notification)
             response = self._call(
@@ -176,6 +188,8 @@ class SlackNotifier:
 
     def _send_webhook(self, notification: Notification, url: str) -> Receipt:
         where = f"Slack webhook {notification.action} for target {notification.target.name!r}"
+        if notification.action == "refresh":
+            return Receipt(self.channel, sent=False)  # a webhook's message cannot be edited
         if notification.action == "trigger":
             text, blocks = standalone(notification, buttons=False)
         else:

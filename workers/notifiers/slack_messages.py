@@ -155,6 +155,7 @@ def reply_text(notification: Notification) -> str:
         "status_update": f"Status: {status_text(incident)}",
         "postmortem_due": "Postmortem due",
         "note": "Note",
+        "refresh": "Updated",
     }
     return defaults[notification.action]
 

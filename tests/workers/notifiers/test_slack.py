@@ -157,6 +157,26 @@ def test_a_posted_update_edits_the_roots_status(
     assert fake_slack.messages(thread_ts=thread.ts)[0]["text"] == block
 
 
+def test_refresh_edits_the_root_in_place_and_posts_nothing(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    thread = root(notifier)
+    receipt = notifier.send(notify(INCIDENTS, "refresh", thread=thread, title="Alert storm: 40"))
+    assert receipt.sent
+    (update,) = fake_slack.updates(ts=thread.ts)
+    assert update["blocks"][1]["text"]["text"].startswith("*Alert storm: 40*")
+    assert fake_slack.messages(thread_ts=thread.ts) == []
+    assert [r.path for r in fake_slack.requests][1:] == ["/api/chat.update"]
+
+
+def test_refresh_without_a_root_or_to_a_webhook_sends_nothing(
+    notifier: SlackNotifier, fake_slack: FakeSlack
+) -> None:
+    assert not notifier.send(notify(INCIDENTS, "refresh")).sent
+    assert not notifier.send(notify(webhook_target(fake_slack.webhook_url), "refresh")).sent
+    assert fake_slack.requests == []
+
+
 def test_an_update_without_a_thread_posts_the_whole_message_as_a_new_root(
     notifier: SlackNotifier, fake_slack: FakeSlack
 ) -> None:
