@@ -11,7 +11,7 @@ from core.models import Severity
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
 from workers.intake import reader as intake_module
-from workers.intake.reader import GROUP, SLICE, Intake
+from workers.intake.reader import GROUP, PREEMPT_EVERY, SLICE, Intake
 
 KEY = "checkout-down:service=checkout"
 
@@ -84,6 +84,32 @@ def test_a_sev1_arriving_during_a_sev4_backlog_goes_before_most_of_it(
     harness.intake.drain()
     assert len(applied) == len(dispatched) == 201
     assert len(set(dispatched)) == 201
+
+
+def test_a_sev1_arriving_during_a_sev2_flood_waits_for_a_few_entries_not_the_batch(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    redis, prefix, store = harness.ctx.redis, harness.ctx.prefix, harness.ctx.store
+    flood = [
+        entry(f"am:f{i}", severity="SEV2", key=f"flood-{i}", escalation="chat-only")
+        for i in range(3 * PREEMPT_EVERY)
+    ]
+    hand_off(redis, prefix, *flood)
+    applied: list[str] = []
+    apply = store.apply
+
+    def recording_apply(*args: Any, **kwargs: Any) -> Any:
+        result = apply(*args, **kwargs)
+        applied.append(result.key)
+        if len(applied) == 2:  # the SEV1 arrives while the intake applies the SEV2 batch
+            hand_off(redis, prefix, entry(severity="SEV1", key=KEY))
+        return result
+
+    monkeypatch.setattr(store, "apply", recording_apply)
+    assert harness.intake.poll(block=False) == len(flood) + 1  # one read of the batch
+    # before, it waited for the whole batch (BATCH entries)
+    assert applied.index(KEY) == PREEMPT_EVERY
+    assert sorted(applied) == sorted([KEY, *(e.classification.incident_key for e in flood)])
 
 
 def test_a_sev1_flood_still_lets_the_other_streams_through_once_a_second(harness: Harness):

@@ -13,7 +13,9 @@ Priority: SEV1/SEV2 entries are read first, up to BATCH at a time, and the chang
 one makes is dispatched right after it is applied, not in arrival order behind the SEV3/
 SEV4 changes (see `_dispatch_now`). SEV3/SEV4 entries and the changes stream are read a
 SLICE at a time, with a look at the urgent streams before every slice, so a SEV1 that
-arrives during a backlog waits for at most one slice of lesser work.
+arrives during a backlog waits for at most one slice of lesser work. A SEV1 that arrives
+while a batch of SEV2 (or claimed) entries is being applied waits for at most
+PREEMPT_EVERY of them: the batch looks at the SEV1 stream that often.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ SLICE = 2
 # During a SEV1/SEV2 flood the other streams (acknowledgements in the changes stream
 # among them) still get a slice at least this often.
 SLICE_EVERY_SECONDS = 1.0
+# While a batch of anything but SEV1 is applied, the SEV1 stream is read every this many
+# entries: a SEV2 flood's batch (each opening an incident, its first step run inline)
+# held a SEV1 behind up to BATCH of them. One more read per this many entries.
+PREEMPT_EVERY = 8
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -93,6 +99,7 @@ class Intake:
         self.claim_every = claim_every
         self.streams = stream_keys(ctx.prefix)
         self.urgent = self.streams[: len(URGENT)]  # stream_keys is in severity order
+        self.top = self.streams[0]  # SEV1
         self.changes = ctx.store.changes_key
         self._last_claim = -claim_every
         self._last_slice = -SLICE_EVERY_SECONDS
@@ -166,9 +173,12 @@ class Intake:
 
     def _handle(self, stream: str, entries: Entries) -> int:
         handle = self._dispatch if stream == self.changes else self._apply
-        for entry_id, fields in entries:
+        preempted = 0
+        for done, (entry_id, fields) in enumerate(entries, 1):
             handle(stream, _text(entry_id), fields)
-        return len(entries)
+            if done % PREEMPT_EVERY == 0 and stream != self.top and done < len(entries):
+                preempted += self._read([self.top], BATCH, None)  # a SEV1 waiting goes first
+        return len(entries) + preempted
 
     def _apply(self, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         try:
