@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # events a minute per routing key alertgw sends at most (PagerDuty's limit: 120)
     pagerduty_limit_per_minute: int = Field(default=120, ge=1)
     slack_api_url: HttpUrl = HttpUrl("https://slack.com/api/")
+    # messages a minute per Slack channel (or incoming webhook) alertgw sends at most;
+    # Slack allows about one a second per channel, with short bursts
+    slack_limit_per_minute: int = Field(default=60, ge=1)
     slack_bot_token: SecretStr | None = None
     delivery: Literal["live", "dry-run"] = "live"
     # Where people reach the gateway (https://alertgw.example.com): Slack messages link

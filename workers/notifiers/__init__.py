@@ -9,6 +9,7 @@ import redis
 from core.settings import Settings
 from workers.notifiers.base import Notifier
 from workers.notifiers.pagerduty import PagerDutyNotifier
+from workers.notifiers.ratelimit import RateLimiter
 from workers.notifiers.slack import SlackNotifier
 
 __all__ = ["PagerDutyNotifier", "SlackNotifier", "build_notifiers", "close_notifiers"]
@@ -24,7 +25,13 @@ def build_notifiers(settings: Settings, redis: redis.Redis) -> list[Notifier]:
             settings.redis_prefix,
             limit_per_minute=settings.pagerduty_limit_per_minute,
         ),
-        SlackNotifier(str(settings.slack_api_url), token),
+        SlackNotifier(
+            str(settings.slack_api_url),
+            token,
+            limiter=RateLimiter(
+                redis, settings.redis_prefix, "slack", settings.slack_limit_per_minute
+            ),
+        ),
     ]
 
 

@@ -11,7 +11,6 @@ The routing key is the credential: it never appears in an error, a log line or a
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -32,7 +31,7 @@ from workers.notifiers.base import (
     RetryableError,
     parse_retry_after,
 )
-from workers.notifiers.ratelimit import Clock, RateLimiter
+from workers.notifiers.ratelimit import Clock, RateLimiter, turn
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ class PagerDutyNotifier:
         routing_key = target.pagerduty.routing_key if target.pagerduty else ""
         if not routing_key:
             raise PermanentError(f"target {target.name!r} has no PagerDuty routing key")
-        wait = self._limiter.acquire(routing_key, *_turn(notification))
+        wait = self._limiter.acquire(routing_key, *turn(notification))
         if wait > 0:
             raise Metered(
                 f"PagerDuty rate limit for target {target.name!r}: its turn in {wait:.1f}s", wait
@@ -165,26 +164,6 @@ class PagerDutyNotifier:
 
     def __repr__(self) -> str:
         return f"PagerDutyNotifier({self._events_url!r})"
-
-
-# Within one incident a trigger goes before its acknowledge, and that before its resolve.
-_ACTION_ORDER = {"trigger": 0, "escalate": 0, "acknowledge": 1, "resolve": 2}
-
-
-def _turn(notification: Notification) -> tuple[str, float]:
-    """The ticket and rank of a notification in its routing key's sending order.
-
-    Most severe first, then the oldest incident, then trigger, acknowledge, resolve: an
-    incident's resolve never goes before its own trigger. The ticket names the message
-    (the same on every try); the rank fits a double exactly (< 2**53)."""
-    incident = notification.incident
-    ticket = hashlib.sha256(
-        f"{incident.key}\0{notification.action}\0{notification.text}".encode()
-    ).hexdigest()[:24]
-    opened = incident.opened_at.timestamp() if incident.opened_at else 0.0
-    severity = int(incident.severity.removeprefix("SEV"))
-    rank = severity * 10**14 + int(opened * 1000) * 10 + _ACTION_ORDER[notification.action]
-    return ticket, float(rank)
 
 
 class _Fresh(dict[str, Any]):

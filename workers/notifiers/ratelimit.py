@@ -9,9 +9,12 @@ fixed-window counter would allow. The log holds at most `limit` entries per key.
 The slots go in order when callers say so (`acquire(ticket=, rank=)`): a message that has
 to wait joins the waiters of its identity, ranked, and no message ranked after a live
 waiter takes a slot before it, so the next free slot is the most urgent waiter's whoever
-asks first (`workers.notifiers.pagerduty` ranks by severity, then age, then action).
+asks first (`turn`: by severity, then age, then action). PagerDuty meters each routing
+key; Slack each channel (about one message a second, short bursts allowed:
+https://api.slack.com/methods/chat.postMessage#rate_limiting), or each incoming webhook.
 
-The identity (a routing key) is a secret: only its SHA-256 appears in the Redis key.
+The identity (a routing key, a webhook URL) is a secret: only its SHA-256 appears in the
+Redis key.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import uuid
 from collections.abc import Callable
 
 import redis
+
+from workers.notifiers.base import Notification
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
 
@@ -122,3 +127,27 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter({self._prefix!r}, {self._limit} per {self._window}s)"
+
+
+# Within one incident its first message goes before the rest, and the resolve last: a
+# trigger (PagerDuty's event, Slack's root message) before the replies and edits that
+# need it, an acknowledgement before a resolve.
+_ACTION_ORDER = {"trigger": 0, "escalate": 0, "acknowledge": 1, "resolve": 2}
+_OTHERS = 1  # Slack's replies and edits: after the root, before the resolve
+
+
+def turn(notification: Notification) -> tuple[str, float]:
+    """The ticket and rank of a notification in its target's sending order.
+
+    Most severe first, then the oldest incident, then trigger, the rest, resolve: an
+    incident's resolve never goes before its own trigger. The ticket names the message
+    (the same on every try); the rank fits a double exactly (< 2**53)."""
+    incident = notification.incident
+    ticket = hashlib.sha256(
+        f"{incident.key}\0{notification.action}\0{notification.text}".encode()
+    ).hexdigest()[:24]
+    opened = incident.opened_at.timestamp() if incident.opened_at else 0.0
+    severity = int(incident.severity.removeprefix("SEV"))
+    order = _ACTION_ORDER.get(notification.action, _OTHERS)
+    rank = severity * 10**14 + int(opened * 1000) * 10 + order
+    return ticket, float(rank)

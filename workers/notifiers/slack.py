@@ -30,6 +30,7 @@ from slack_sdk.webhook import WebhookClient, WebhookResponse
 from core.rules.model import Target
 from workers.notifiers.base import (
     Action,
+    Metered,
     Notification,
     PermanentError,
     Receipt,
@@ -37,6 +38,7 @@ from workers.notifiers.base import (
     ThreadRef,
     parse_retry_after,
 )
+from workers.notifiers.ratelimit import RateLimiter, turn
 from workers.notifiers.slack_messages import (
     fallback_text,
     headline,
@@ -113,9 +115,14 @@ class SlackNotifier:
     )  # fmt: skip
 
     def __init__(
-        self, api_url: str, bot_token: str | None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        api_url: str,
+        bot_token: str | None,
+        timeout: float = DEFAULT_TIMEOUT,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._timeout = timeout
+        self._limiter = limiter  # per channel or webhook, in `turn` order; None: unmetered
         self._has_token = bool(bot_token)
         self._web = web_client(api_url, bot_token, timeout)
 
@@ -125,6 +132,7 @@ class SlackNotifier:
     def send(self, notification: Notification) -> Receipt:
         """Post or update; raise RetryableError or PermanentError."""
         slack = notification.target.slack
+        self._wait_turn(notification, (slack.channel or slack.webhook_url or "") if slack else "")
         if slack is not None and slack.channel:
             if not self._has_token:
                 raise PermanentError(
@@ -136,6 +144,15 @@ class SlackNotifier:
         raise PermanentError(
             f"target {notification.target.name!r} has no Slack channel or webhook URL"
         )
+
+    def _wait_turn(self, notification: Notification, where: str) -> None:
+        """Raise Metered while the channel has no slot for it (a more severe message first)."""
+        if self._limiter is None or not where:
+            return
+        wait = self._limiter.acquire(where, *turn(notification))
+        if wait > 0:
+            target = notification.target.name
+            raise Metered(f"Slack rate limit for target {target!r}: its turn in {wait:.1f}s", wait)
 
     def _send_api(self, notification: Notification, channel: str) -> Receipt:
         thread = notification.thread

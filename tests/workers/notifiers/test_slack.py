@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from core.rules.model import SlackTarget, Target
 from tests.fakes.vendors import TEST_BOT_TOKEN, FakeSlack
-from tests.workers.notifiers.factories import INCIDENTS, ONCALL, incident, notify, webhook_target
-from workers.notifiers.base import PermanentError, RetryableError, ThreadRef
+from tests.workers.notifiers.factories import (
+    INCIDENTS,
+    ONCALL,
+    FakeClock,
+    incident,
+    notify,
+    webhook_target,
+)
+from workers.notifiers.base import Metered, PermanentError, RetryableError, ThreadRef
+from workers.notifiers.ratelimit import RateLimiter
 from workers.notifiers.slack import SlackNotifier
 from workers.notifiers.slack_messages import escape, fallback_text
 
@@ -242,3 +251,48 @@ def test_handles_only_slack_targets(notifier: SlackNotifier) -> None:
 
 def test_escape_keeps_user_text_from_becoming_markup() -> None:
     assert escape("<!channel> a & b") == "&lt;!channel&gt; a &amp; b"
+
+
+def test_a_full_channel_takes_the_most_severe_waiting_message_first(
+    fake_slack: FakeSlack, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(redis_client, key_prefix, "slack", 2, 60.0, clock)
+    notifier = SlackNotifier(fake_slack.api_url, TEST_BOT_TOKEN, timeout=2.0, limiter=limiter)
+    for key in ("a", "b"):
+        notifier.send(notify(INCIDENTS, key=key, severity="SEV3"))
+    sev3 = notify(INCIDENTS, key="c", severity="SEV3")
+    sev1 = notify(INCIDENTS, key="d", severity="SEV1")
+    for waiting in (sev3, sev1):  # the channel's minute is full: both wait, nothing sent
+        with pytest.raises(Metered):
+            notifier.send(waiting)
+    clock.now += 61
+    with pytest.raises(Metered):  # a slot is free, but the SEV1 waiting goes first
+        notifier.send(sev3)
+    notifier.send(sev1)
+    clock.now += 61
+    notifier.send(sev3)
+    assert [m["text"].split("\n")[1] for m in fake_slack.messages()] == [
+        "Severity: SEV3",
+        "Severity: SEV3",
+        "Severity: SEV1",
+        "Severity: SEV3",
+    ]
+
+
+def test_an_incidents_replies_never_overtake_its_root(
+    fake_slack: FakeSlack, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(redis_client, key_prefix, "slack", 1, 60.0, clock)
+    notifier = SlackNotifier(fake_slack.api_url, TEST_BOT_TOKEN, timeout=2.0, limiter=limiter)
+    notifier.send(notify(INCIDENTS, key="earlier"))
+    trigger = notify(INCIDENTS, key="k")
+    with pytest.raises(Metered):
+        notifier.send(trigger)
+    clock.now += 61
+    with pytest.raises(Metered):  # the incident's own root is waiting: it goes first
+        notifier.send(notify(INCIDENTS, "note", text="checking", key="k"))
+    thread = notifier.send(trigger).thread
+    assert thread is not None
+    assert len(fake_slack.messages()) == 2
