@@ -40,6 +40,7 @@ class DeadLetters:
         self.redis = client
         self._records = f"{prefix}dead"
         self._index = f"{prefix}dead:index"
+        self._replays = f"{prefix}dead:replay"  # ids whose replay was asked for
 
     def add(
         self,
@@ -78,15 +79,29 @@ class DeadLetters:
         return [DeadLetter(**json.loads(r)) for r in records if r is not None]
 
     def take(self, letter_id: str) -> DeadLetter | None:
-        """Remove and return one dead letter (to replay it)."""
-        raw = self.redis.hget(self._records, letter_id)
-        if raw is None:
-            return None
+        """Remove and return one dead letter (to replay it); None if it is gone, also when
+        another caller took it at the same moment (one transaction: one taker)."""
         with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self._records, letter_id)
             pipe.hdel(self._records, letter_id)
             pipe.zrem(self._index, letter_id)
-            pipe.execute()
-        return DeadLetter(**json.loads(raw))
+            raw, removed, _ = pipe.execute()
+        return DeadLetter(**json.loads(raw)) if removed else None
+
+    def request_replay(self, letter_id: str) -> bool:
+        """Ask the workers to replay a letter (only they can run its job); False if there
+        is no such letter. A worker's refresher takes the request within seconds."""
+        if not self.redis.hexists(self._records, letter_id):
+            return False
+        self.redis.sadd(self._replays, letter_id)
+        return True
+
+    def replays_requested(self) -> tuple[str, ...]:
+        """The ids whose replay was asked for and is not done yet."""
+        return tuple(sorted(m.decode() for m in self.redis.smembers(self._replays)))  # type: ignore[union-attr]
+
+    def replay_requested_done(self, letter_id: str) -> None:
+        self.redis.srem(self._replays, letter_id)
 
     def count(self) -> int:
         return int(self.redis.zcard(self._index))

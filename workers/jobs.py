@@ -13,6 +13,7 @@ under it (tests/workers/test_job_names.py). What each job does lives in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,25 @@ JOBS: dict[str, Callable[..., None]] = {
     "storm_check": storm_check,
     "storm_refresh": storm_refresh,
 }
+
+log = logging.getLogger(__name__)
+
+
+def replay_requested(ctx: Context) -> int:
+    """Replay the dead letters the console asked for (the gateway cannot run jobs); how many.
+
+    Each worker's refresher calls this every few seconds; `take` lets one of them have
+    each letter."""
+    letters = ctx.dead_letters
+    replayed = 0
+    for letter_id in letters.replays_requested():
+        letter = letters.take(letter_id)
+        if letter is not None:
+            replay(ctx, letter.func, letter.args, letter.id)
+            log.info("replaying dead letter %s (%s)", letter.id, letter.func)
+            replayed += 1
+        letters.replay_requested_done(letter_id)
+    return replayed
 
 
 def replay(ctx: Context, func: str, args: list[Any], letter_id: str) -> None:

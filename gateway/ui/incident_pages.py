@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from core.gauges import storms_index_key
+from core.heartbeats import HeartbeatStore
 from gateway.api.incidents import IncidentsApi, incident_out
 from gateway.api.models import IncidentDetail, IncidentOut
 from gateway.exceptions import BadPayload
@@ -83,6 +85,7 @@ class IncidentPages:
         filters = board.Filters.from_query(request.query_params)
         rows = board.rows(incidents, filters, self._console.policy(), now)
         return {
+            "watch": await services.call(self._watch),
             "rows": rows,
             "filters": filters,
             "query": urlencode(filters.as_query()),
@@ -91,6 +94,19 @@ class IncidentPages:
             "now": now,
             "refresh": REFRESH_SECONDS,
             "incident_path": incident_path,
+        }
+
+    def _watch(self) -> dict[str, list[str]]:
+        """What the board shows above the incidents: the targets in an alert storm and
+        the heartbeats that stopped (missed) or were paused."""
+        services = self._console.services
+        prefix = services.settings.redis_prefix
+        statuses = HeartbeatStore(services.redis, prefix).statuses(self._console.policy())
+        targets = services.redis.hkeys(storms_index_key(prefix))
+        return {
+            "storms": sorted(t.decode() if isinstance(t, bytes) else str(t) for t in targets),
+            "missed": [s.name for s in statuses if s.state == "missed"],
+            "paused": [s.name for s in statuses if s.state == "paused"],
         }
 
     async def incident(self, request: Request, viewer: Viewer) -> Response:

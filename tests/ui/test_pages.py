@@ -13,10 +13,13 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
+from core.gauges import storms_index_key
 from tests.api.operator import KEY, open_incident
 from tests.ui.console import API_TOKEN, console, csrf_of, log_in, pages_sent
 from tests.workers.conftest import Harness
 from tests.workers.helpers import entry, hand_off
+from workers import jobs
+from workers.notifiers.base import PermanentError
 
 SEARCH = "search-slow:service=search"
 
@@ -116,6 +119,17 @@ def test_the_board_puts_sev1_above_sev3_and_filters_from_the_url(ui: tuple[TestC
     assert 'hx-get="/ui/board?severity=SEV3"' in only_sev3
     text = http.get("/ui/?q=search").text
     assert "1 shown of 2 known" in text
+
+
+def test_the_board_names_the_targets_in_an_alert_storm(ui: tuple[TestClient, Harness]):
+    http, harness = ui
+    log_in(http)
+    assert 'class="watch"' not in http.get("/ui/").text
+    # the index the workers keep of targets in a storm (workers/escalation/storms.py)
+    harness.ctx.redis.hset(storms_index_key(harness.ctx.prefix), "oncall", "1")
+    board = http.get("/ui/board").text  # the part the page's polling swaps in
+    assert "Alert storm for oncall" in board
+    assert path("storm:oncall") in board
 
 
 def test_the_board_says_why_it_is_empty(ui: tuple[TestClient, Harness]):
@@ -226,6 +240,27 @@ def test_resolve_and_note_from_the_page(ui: tuple[TestClient, Harness]):
     assert again.status_code == 409
     harness.run_due()
     assert pages_sent(harness) == [("trigger", "oncall"), ("resolve", "oncall")]
+
+
+def test_replaying_a_dead_letter_from_the_page_pages_once(ui: tuple[TestClient, Harness]):
+    http, harness = ui
+    harness.pagerduty.failures.append(PermanentError("HTTP 400"))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry(key=KEY))
+    harness.run_due()
+    (letter,) = harness.ctx.dead_letters.list()
+    log_in(http)
+    listed = http.get("/ui/dead-letters").text
+    assert f'action="/ui/dead-letters/{letter.id}/replay"' in listed
+    unknown = http.post("/ui/dead-letters/nope/replay", data={"csrf": csrf_of(listed)})
+    assert unknown.status_code == 404
+    asked = http.post(f"/ui/dead-letters/{letter.id}/replay", data={"csrf": csrf_of(listed)})
+    assert (asked.status_code, asked.headers["location"]) == (303, "/ui/dead-letters?done=replay")
+    assert "replay requested" in http.get("/ui/dead-letters?done=replay").text
+    assert pages_sent(harness) == []  # the gateway runs no job: a worker's refresher does
+    assert jobs.replay_requested(harness.ctx) == 1
+    harness.run_queued()
+    assert pages_sent(harness) == [("trigger", "oncall")]
+    assert "No dead letters" in http.get("/ui/dead-letters").text
 
 
 def test_an_unknown_incident_is_a_404_page(ui: tuple[TestClient, Harness]):

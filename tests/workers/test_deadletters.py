@@ -34,3 +34,20 @@ def test_dead_letters_list_and_replay(harness: Harness, capsys: pytest.CaptureFi
 def test_replay_refuses_unknown_jobs(harness: Harness):
     with pytest.raises(ValueError, match=r"unknown job 'os\.system'"):
         jobs.replay(harness.ctx, "os.system", ["true"], "x")
+
+
+def test_a_replay_the_console_asked_for_is_run_by_one_worker(harness: Harness):
+    harness.pagerduty.failures.append(PermanentError("HTTP 400"))
+    hand_off(harness.ctx.redis, harness.ctx.prefix, entry())
+    harness.run_due()
+    letters = harness.ctx.dead_letters
+    (letter,) = letters.list()
+    assert not letters.request_replay("no-such-letter")
+    assert letters.request_replay(letter.id)
+    assert letters.replays_requested() == (letter.id,)
+    assert jobs.replay_requested(harness.ctx) == 1
+    assert jobs.replay_requested(harness.ctx) == 0  # another worker's refresher: nothing left
+    harness.run_queued()
+    assert harness.pagerduty.actions() == [("trigger", "oncall")]
+    assert letters.count() == 0
+    assert letters.replays_requested() == ()

@@ -18,6 +18,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 
 from core.gauges import refresh_shared_gauges
+from workers import jobs
 from workers.context import Context
 from workers.escalation import reminders
 from workers.incidents import autoresolve
@@ -31,8 +32,8 @@ REFRESH_SECONDS = 5.0
 
 class Refresher:
     """Every REFRESH_SECONDS: reloads changed rule files, makes sure reminder and
-    auto-resolve sweeps are coming (`keep_sweeping`) and checks the heartbeat deadlines.
-    Refreshes the gauges when asked."""
+    auto-resolve sweeps are coming (`keep_sweeping`), checks the heartbeat deadlines and
+    replays the dead letters the console asked for. Refreshes the gauges when asked."""
 
     def __init__(self, ctx: Context, every: float = REFRESH_SECONDS) -> None:
         self.ctx = ctx
@@ -51,6 +52,10 @@ class Refresher:
                 heartbeat_checks.check(self.ctx)
             except RedisError as error:
                 log.warning("could not check the heartbeats: %s", type(error).__name__)
+            try:
+                jobs.replay_requested(self.ctx)  # dead letters the console asked to replay
+            except RedisError as error:
+                log.warning("could not replay dead letters: %s", type(error).__name__)
 
     def refresh(self) -> None:
         """Set the shared-state gauges from Redis (the metrics server calls it per scrape)."""
