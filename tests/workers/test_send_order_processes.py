@@ -38,10 +38,16 @@ def test_a_sev1_behind_a_full_window_is_the_next_event_pagerduty_gets(
             assert running.post(body) == 202
         eventually(lambda: len(pagerduty.events()) >= LIMIT, timeout=60)
         assert running.post(alertmanager_body("checkout-5xx")) == 202  # SEV1, window full
-        eventually(lambda: len(pagerduty.events()) >= LIMIT + 1, timeout=120)
+        # The window frees its 4 slots at once, a minute after the first events, and 5
+        # wait for them (4 SEV4s, then the SEV1). Without the order, whoever asks first
+        # gets one and the SEV1 may wait another minute; in severity order it is always
+        # among the 4 (the deterministic cases: tests/workers/test_send_order.py). Which
+        # of the 4 PagerDuty records first is a race between two processes' requests,
+        # so the test does not look at that.
+        eventually(lambda: len(pagerduty.events()) >= 2 * LIMIT, timeout=120)
         accepted = [e["dedup_key"] for e in pagerduty.events()]
         assert SEV1_KEY not in accepted[:LIMIT]
-        assert accepted[LIMIT] == SEV1_KEY  # before the 4 SEV4s that waited longer
+        assert SEV1_KEY in accepted[LIMIT : 2 * LIMIT]
         # alertgw's meter kept both processes under the limit: PagerDuty never said 429
         assert len(pagerduty.events(accepted=False)) == len(pagerduty.events())
         assert max(Counter(accepted).values()) == 1  # nothing sent twice
