@@ -27,12 +27,12 @@ from pathlib import Path
 from core.rules import RulesError, load_policy
 from core.rules.model import Policy
 from core.settings import Settings
+from workers.runtime.stopping import FORCED_EXIT_STATUS, STOP_DEADLINE_SECONDS, kill_descendants
 
 STATE_DIR = Path(".alertgw")
-# The worker forces its own exit at workers.runtime.stopping.STOP_DEADLINE_SECONDS (23 s); this
-# is the backstop for a child that cannot even do that.
-STOP_TIMEOUT_SECONDS = 25
-FORCED_EXIT_STATUS = 130
+# The worker forces its own exit at STOP_DEADLINE_SECONDS; this is the backstop for a
+# child that cannot even do that.
+STOP_TIMEOUT_SECONDS = STOP_DEADLINE_SECONDS + 2
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,8 +156,6 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 def _kill(children: list[subprocess.Popen[bytes]]) -> None:
     """SIGKILL each child's whole session (a worker's processes and scheduler forks too)."""
-    from workers.runtime.stopping import kill_descendants
-
     for child in children:
         if child.poll() is None:
             kill_descendants(child.pid)  # worker processes leave the session's group
