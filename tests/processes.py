@@ -1,18 +1,11 @@
-"""What /proc says of a process: the tests' way to see children and exits without psutil."""
+"""What /proc says of a process: the tests' way to see children and exits without psutil
+(read with the workers' own `stat_fields`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-
-def stat_fields(pid: int | str) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name, from the state on.
-
-    The name is in parentheses and may hold spaces or parentheses itself (`tmux: server`), so
-    the fields start after the last `)`. Index 0 is the state, 1 the parent's pid.
-    """
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
+from workers.runtime.stopping import stat_fields
 
 
 def children_of(pid: int) -> list[int]:

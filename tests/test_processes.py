@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.processes import children_of, running, stat_fields
+from tests.processes import children_of, running
+from workers.runtime.stopping import stat_fields
 
 # PR_SET_NAME: the name /proc shows in parentheses; `tmux: server` once broke a plain split.
 RENAME_THEN_WAIT = (

@@ -115,14 +115,22 @@ def descendants(pid: int) -> list[int]:
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            parent = int(stat_fields(entry.name)[1])
+        except (OSError, ValueError):
             continue  # gone meanwhile
-        # the command name is in parentheses and may hold spaces: fields follow the last ")"
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
         parents.setdefault(parent, []).append(int(entry.name))
     found, level = [], [pid]
     while level:
         level = [child for p in level for child in parents.get(p, [])]
         found.extend(level)
     return found
+
+
+def stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: 0 the state, 1 the parent.
+
+    The name is in parentheses and may hold spaces or parentheses itself (`tmux: server`),
+    so the fields start after the last `)`.
+    """
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
